@@ -1,0 +1,229 @@
+"""Safe loading of fairseq checkpoints on torch >= 2.6.
+
+torch >= 2.6 loads with ``weights_only=True`` by default. fairseq 0.12's
+``checkpoint_utils.load_checkpoint_to_cpu`` calls ``torch.load`` without saying
+``weights_only``, so stock ``fairseq-train`` cannot resume from its own
+``checkpoint_last.pt`` nor ``--restore-file`` a BART ``model.pt`` ("Unsupported global:
+GLOBAL argparse.Namespace"). The tempting fix, ``weights_only=False``, would let a crafted
+checkpoint run arbitrary code while it is unpickled.
+
+Importing this module instead
+
+* allow-lists exactly the plain-data classes that fairseq checkpoints hold
+  (``torch.serialization.add_safe_globals``): ``argparse.Namespace`` (``args`` and the
+  ``cfg.model`` of legacy architectures), omegaconf containers and nodes (``cfg`` saved as a
+  DictConfig by fairseq 0.10, and the state fairseq broadcasts between ranks), numpy scalars
+  and arrays under both the ``numpy._core`` (numpy 2) and ``numpy.core`` (numpy 1) spellings
+  (fairseq issue 5603), and fairseq's ``_TensorPlaceholder`` (distributed state broadcast);
+* makes ``fairseq.checkpoint_utils`` call ``torch.load`` with ``weights_only=True`` always,
+  even when ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set, and turns a refusal into an
+  :class:`UnsafeCheckpointError` that names the file and the offending globals.
+
+:func:`load_checkpoint_safely` is the same loading for code outside fairseq.
+"""
+import argparse
+import collections
+import io
+import logging
+import os
+import pickle
+import re
+import types
+import typing
+import warnings
+from typing import Any, List, Optional, Tuple, Union
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+# The dtypes numpy arrays / scalars in real checkpoints use (loss values, counters, masks).
+_NUMPY_DTYPE_CLASS_NAMES = (
+    "BoolDType", "Int8DType", "UInt8DType", "Int16DType", "UInt16DType", "Int32DType",
+    "UInt32DType", "Int64DType", "UInt64DType", "LongDType", "ULongDType",
+    "Float16DType", "Float32DType", "Float64DType", "LongDoubleDType", "StrDType",
+)
+
+_GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([\w.]+)")
+_UNRECOGNIZED_IN_MESSAGE = re.compile(r"(?:unrecognized function|but got) (<[^>]*>|[\w.]+)")
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint needs globals outside the allow-list; nothing in it was executed."""
+
+
+def _numpy_globals() -> List[Union[Any, Tuple[Any, str]]]:
+    import numpy
+
+    try:  # numpy >= 2 names its internals numpy._core; files from numpy 1 say numpy.core.
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray
+    entries: List[Union[Any, Tuple[Any, str]]] = [
+        numpy.ndarray,
+        numpy.dtype,
+        multiarray._reconstruct,
+        multiarray.scalar,
+    ]
+    # Register both spellings explicitly, so a file written under either numpy loads.
+    for module_name in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        entries.append((multiarray._reconstruct, f"{module_name}._reconstruct"))
+        entries.append((multiarray.scalar, f"{module_name}.scalar"))
+    dtypes = getattr(numpy, "dtypes", None)  # numpy >= 1.25 pickles dtypes by class
+    if dtypes is not None:
+        for name in _NUMPY_DTYPE_CLASS_NAMES:
+            if hasattr(dtypes, name):
+                entries.append(getattr(dtypes, name))
+    return entries
+
+
+def _omegaconf_globals() -> List[Any]:
+    from omegaconf import DictConfig, ListConfig, base, nodes
+
+    entries: List[Any] = [DictConfig, ListConfig, base.ContainerMetadata, base.Metadata]
+    for name in ("AnyNode", "StringNode", "IntegerNode", "FloatNode", "BooleanNode",
+                 "BytesNode", "EnumNode"):
+        if hasattr(nodes, name):
+            entries.append(getattr(nodes, name))
+    # Metadata fields: ref_type/key_type/element_type are typing.Any or a builtin type,
+    # object_type is dict/list; flags are plain dicts.
+    entries += [typing.Any, dict, list, tuple, int, float, str, bool, bytes, type(None)]
+    return entries
+
+
+def _fairseq_globals() -> List[Any]:
+    try:
+        from fairseq.distributed.utils import _TensorPlaceholder
+    except ImportError:  # fairseq not installed: loading plain files still works
+        return []
+    # Rank 0 broadcasts the loaded state to the other ranks with tensors replaced by
+    # these placeholders; the receiving ranks torch.load it with the default weights_only.
+    return [_TensorPlaceholder]
+
+
+def fairseq_checkpoint_safe_globals() -> List[Union[Any, Tuple[Any, str]]]:
+    """The allow-list: every class or function a fairseq checkpoint's pickle may name."""
+    return (
+        [argparse.Namespace, collections.defaultdict]
+        + _omegaconf_globals()
+        + _numpy_globals()
+        + _fairseq_globals()
+    )
+
+
+def _global_name(entry: Union[Any, Tuple[Any, str]]) -> str:
+    if isinstance(entry, tuple):
+        return entry[1]
+    return f"{getattr(entry, '__module__', '?')}.{getattr(entry, '__qualname__', repr(entry))}"
+
+
+_allowed: Optional[List[Union[Any, Tuple[Any, str]]]] = None
+
+
+def allow_fairseq_checkpoint_globals() -> List[Union[Any, Tuple[Any, str]]]:
+    """Register the allow-list with torch (process-wide, once) and log what it holds."""
+    global _allowed
+    if _allowed is None:
+        with warnings.catch_warnings():  # numpy 2 warns on touching numpy.core
+            warnings.simplefilter("ignore", DeprecationWarning)
+            entries = fairseq_checkpoint_safe_globals()
+        torch.serialization.add_safe_globals(entries)
+        _allowed = entries
+        logger.info(
+            "weights_only checkpoint loading: allowed %d globals that fairseq checkpoints "
+            "hold: %s", len(entries), ", ".join(sorted({_global_name(e) for e in entries}))
+        )
+    return _allowed
+
+
+def _describe_source(f: Any) -> str:
+    if isinstance(f, (str, os.PathLike)):
+        return os.fspath(f)
+    name = getattr(f, "name", None)
+    return str(name) if isinstance(name, (str, os.PathLike)) else repr(f)
+
+
+def _offending_globals(f: Any, message: str) -> List[str]:
+    """Name what the file needs beyond the allow-list, by reading it (never running it)."""
+    found: List[str] = []
+    if isinstance(f, (str, os.PathLike)) or hasattr(f, "seek"):
+        try:
+            if hasattr(f, "seek"):
+                f.seek(0)
+            found = list(torch.serialization.get_unsafe_globals_in_checkpoint(f))
+        except Exception:  # legacy (non-zip) files cannot be disassembled this way
+            found = []
+    if not found:
+        found = _GLOBAL_IN_MESSAGE.findall(message) or _UNRECOGNIZED_IN_MESSAGE.findall(message)
+    return found
+
+
+def _weights_only_load(f: Any, map_location: Any = "cpu", **kwargs: Any) -> Any:
+    allowed = allow_fairseq_checkpoint_globals()
+    if kwargs.pop("weights_only", True) is not True:
+        logger.warning("refusing weights_only=False for %s: loading it safely instead",
+                       _describe_source(f))
+    # Re-adding is a set union (idempotent). Not the safe_globals() context manager: on exit
+    # it removes its entries, which would also drop the process-wide registration.
+    torch.serialization.add_safe_globals(allowed)
+    try:
+        return torch.load(f, map_location=map_location, weights_only=True, **kwargs)
+    except pickle.UnpicklingError as err:
+        message = str(err)
+        offending = _offending_globals(f, message)
+        raise UnsafeCheckpointError(
+            f"refusing to load checkpoint {_describe_source(f)}: it names "
+            f"{', '.join(offending) or 'a global'} which is not on the allow-list of classes "
+            "fairseq checkpoints hold, and unpickling it could run code (nothing was run). "
+            "If you trust the file and the class is plain data, add it with "
+            "torch.serialization.add_safe_globals([...]) after importing summ_plugin."
+        ) from None
+
+
+def load_checkpoint_safely(path: Union[str, os.PathLike, io.IOBase],
+                           map_location: Any = "cpu") -> Any:
+    """``torch.load`` with ``weights_only=True`` and the fairseq allow-list.
+
+    Raises :class:`UnsafeCheckpointError` (naming the file and the offending globals)
+    for a file that would need anything else, and FileNotFoundError for a missing one.
+    """
+    if isinstance(path, (str, os.PathLike)) and not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {os.fspath(path)}")
+    return _weights_only_load(path, map_location=map_location)
+
+
+class _TorchWithSafeLoad(types.ModuleType):
+    """Stands in for ``torch`` inside ``fairseq.checkpoint_utils``: same module, safe load."""
+
+    def __init__(self, torch_module: types.ModuleType):
+        super().__init__(torch_module.__name__, torch_module.__doc__)
+        self._torch = torch_module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._torch, name)
+
+    @staticmethod
+    def load(f: Any, map_location: Any = None, **kwargs: Any) -> Any:
+        return _weights_only_load(f, map_location=map_location, **kwargs)
+
+
+def install_safe_fairseq_loading() -> bool:
+    """Make ``fairseq.checkpoint_utils`` load with weights_only=True and the allow-list.
+
+    Every fairseq path that reads a checkpoint file (``--restore-file``, resuming from
+    ``checkpoint_last.pt``, ``--finetune-from-model``, ``load_model_ensemble``, the hub's
+    ``from_pretrained``) goes through ``checkpoint_utils.load_checkpoint_to_cpu`` and its
+    module-level ``torch.load``. Returns False when fairseq is not importable.
+    """
+    allow_fairseq_checkpoint_globals()
+    try:
+        from fairseq import checkpoint_utils
+    except ImportError:
+        return False
+    if not isinstance(checkpoint_utils.torch, _TorchWithSafeLoad):
+        checkpoint_utils.torch = _TorchWithSafeLoad(torch)
+        logger.info("fairseq.checkpoint_utils now loads checkpoints with weights_only=True")
+    return True
+
+
+install_safe_fairseq_loading()

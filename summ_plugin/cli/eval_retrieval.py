@@ -1,0 +1,214 @@
+"""summ-eval-retrieval: how much of the reference each retriever's selected source covers.
+
+    python -m summ_plugin.cli.eval_retrieval --input data/sample/test.jsonl \\
+        --retrievers lead,bm25,centrality,hybrid,oracle --max-positions 1024 \\
+        --encoder-json E --vocab-bpe V [--selector selector.json] [--json out.json]
+
+For every record and retriever, ``select_source`` picks a source within the same budget;
+its ROUGE-1/2 recall against the reference (``retrieval_coverage``) is averaged. The
+oracle is the upper bound; "gap closed" is how much of the lead-to-oracle distance a
+retriever covers: (retriever - lead) / (oracle - lead).
+
+Token counting: with --encoder-json/--vocab-bpe the exact GPT-2 BPE (fairseq's
+``gpt2_bpe_utils``, as data preparation counts); without them an approximation
+(1.3 tokens per word, see ``summ_plugin.retrieval.tokens``).
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from functools import lru_cache
+from typing import Callable, Dict, List, Optional
+
+from tqdm import tqdm
+
+from summ_plugin.data.records import BadRecordError, iter_jsonl_records
+from summ_plugin.retrieval import (SPLIT_MODES, approx_token_count, available_retrievers,
+                                   build_retriever, retrieval_coverage, select_source)
+
+logger = logging.getLogger("summ_plugin.cli.eval_retrieval")
+
+
+class UserError(Exception):
+    """A problem with the command line or the input: one line on stderr, exit code 2."""
+
+
+def gpt2_token_counter(encoder_json: str, vocab_bpe: str) -> Callable[[str], int]:
+    """Exact GPT-2 BPE length of one piece, as data preparation encodes it."""
+    for path in (encoder_json, vocab_bpe):
+        if not os.path.isfile(path):
+            raise UserError(f"BPE file not found: {path}")
+    from fairseq.data.encoders.gpt2_bpe_utils import get_encoder  # the CLI may import fairseq
+
+    encoder = get_encoder(encoder_json, vocab_bpe)
+
+    @lru_cache(maxsize=None)
+    def count(text: str) -> int:
+        return len(encoder.encode(" " + text))
+
+    return count
+
+
+def parse_options(specs: List[str], names: List[str]) -> Dict[str, Dict[str, str]]:
+    """``--option bm25.k1=1.5`` -> {"bm25": {"k1": "1.5"}} (retrievers convert types)."""
+    options: Dict[str, Dict[str, str]] = {name: {} for name in names}
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        retriever, dot, option = key.partition(".")
+        if not sep or not dot or not option:
+            raise UserError(f"--option {spec!r}: expected RETRIEVER.KEY=VALUE, e.g. bm25.k1=1.5")
+        if retriever not in options:
+            raise UserError(f"--option {spec!r}: {retriever!r} is not in --retrievers")
+        options[retriever][option] = value
+    return options
+
+
+def build_all(names: List[str], options: Dict[str, Dict[str, str]], selector: Optional[str]):
+    retrievers = {}
+    for name in names:
+        kwargs = dict(options.get(name, {}))
+        uses_selector = name == "learned" or (name == "hybrid" and kwargs.get("scorer") == "learned")
+        if uses_selector and "selector" not in kwargs:
+            if not selector:
+                raise UserError(f"retriever {name!r} needs --selector FILE (made by summ-train-selector)")
+            kwargs["selector"] = selector
+        try:
+            retrievers[name] = build_retriever(name, **kwargs)
+        except ValueError as err:
+            raise UserError(str(err)) from err
+    return retrievers
+
+
+def evaluate(path: str, retrievers: Dict, max_positions: int, count_tokens, split_mode: str,
+             max_docs: Optional[int] = None) -> Dict:
+    sums = {name: {"rouge1_recall": 0.0, "rouge2_recall": 0.0, "n_tokens": 0, "seconds": 0.0}
+            for name in retrievers}
+    n_records = 0
+    for item in tqdm(iter_jsonl_records(path), desc="records", unit="rec", disable=None):
+        if isinstance(item, BadRecordError):
+            raise UserError(str(item))
+        if max_docs is not None and n_records >= max_docs:
+            break
+        n_records += 1
+        for name, retriever in retrievers.items():
+            start = time.perf_counter()
+            selection = select_source(item.documents, query=item.query, reference=item.summary,
+                                      title=item.title, retriever=retriever,
+                                      max_positions=max_positions, count_tokens=count_tokens,
+                                      split_mode=split_mode)
+            sums[name]["seconds"] += time.perf_counter() - start
+            coverage = retrieval_coverage(" ".join(selection.passages), item.summary)
+            for key in ("rouge1_recall", "rouge2_recall"):
+                sums[name][key] += coverage[key]
+            sums[name]["n_tokens"] += selection.n_tokens
+    if n_records == 0:
+        raise UserError(f"{path}: no records")
+    results = {}
+    for name, total in sums.items():
+        results[name] = {
+            "rouge1_recall": total["rouge1_recall"] / n_records,
+            "rouge2_recall": total["rouge2_recall"] / n_records,
+            "mean_tokens": total["n_tokens"] / n_records,
+            # count_tokens is cached across retrievers, so later ones look faster
+            "records_per_second": n_records / total["seconds"] if total["seconds"] > 0 else None,
+        }
+    for name, result in results.items():
+        for key in ("rouge1_recall", "rouge2_recall"):
+            gap = None
+            if "lead" in results and "oracle" in results:
+                low, high = results["lead"][key], results["oracle"][key]
+                if high > low:
+                    gap = (result[key] - low) / (high - low)
+            result[key.replace("_recall", "_gap_closed")] = gap
+    return {"input": path, "records": n_records, "max_positions": max_positions,
+            "split_mode": split_mode, "results": results}
+
+
+def markdown_table(report: Dict, token_counting: str) -> str:
+    def pct(value):
+        return "n/a" if value is None else f"{100 * value:.1f}"
+
+    lines = [
+        f"Coverage of the reference by the selected source: {report['input']}, "
+        f"{report['records']} records, --max-positions {report['max_positions']}, "
+        f"{token_counting}.",
+        "",
+        "| retriever | ROUGE-1 recall | ROUGE-2 recall | gap closed R-1 (%) | gap closed R-2 (%) | mean tokens |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in report["results"].items():
+        lines.append(f"| {name} | {pct(r['rouge1_recall'])} | {pct(r['rouge2_recall'])} | "
+                     f"{pct(r['rouge1_gap_closed'])} | {pct(r['rouge2_gap_closed'])} | {r['mean_tokens']:.0f} |")
+    return "\n".join(lines)
+
+
+def write_json_atomic(path: str, data: Dict) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="summ-eval-retrieval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", required=True, help="JSONL records with summaries")
+    parser.add_argument("--retrievers", default="lead,bm25,centrality,hybrid,oracle",
+                        help=f"comma-separated, from: {', '.join(available_retrievers())}")
+    parser.add_argument("--max-positions", type=int, default=1024)
+    parser.add_argument("--split-mode", default="sentence", choices=SPLIT_MODES)
+    parser.add_argument("--encoder-json", help="GPT-2 encoder.json (exact token counts)")
+    parser.add_argument("--vocab-bpe", help="GPT-2 vocab.bpe (exact token counts)")
+    parser.add_argument("--selector", help="selector JSON for the learned retriever")
+    parser.add_argument("--option", action="append", default=[], metavar="RETRIEVER.KEY=VALUE",
+                        help="retriever option, e.g. hybrid.lead_share=0.2 (repeatable)")
+    parser.add_argument("--max-docs", type=int, help="evaluate only the first N records")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        names = [n.strip() for n in args.retrievers.split(",") if n.strip()]
+        if not names:
+            raise UserError("--retrievers is empty")
+        if not os.path.isfile(args.input):
+            raise UserError(f"input file not found: {args.input}")
+        if args.max_positions < 8:
+            raise UserError(f"--max-positions {args.max_positions} is too small")
+        if bool(args.encoder_json) != bool(args.vocab_bpe):
+            raise UserError("give both --encoder-json and --vocab-bpe, or neither")
+        if args.encoder_json:
+            count_tokens = gpt2_token_counter(args.encoder_json, args.vocab_bpe)
+            token_counting = "exact GPT-2 BPE token counts"
+        else:
+            count_tokens = lru_cache(maxsize=None)(approx_token_count)
+            token_counting = "approximate token counts (1.3 per word)"
+            logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
+        retrievers = build_all(names, parse_options(args.option, names), args.selector)
+        report = evaluate(args.input, retrievers, args.max_positions, count_tokens,
+                          args.split_mode, args.max_docs)
+    except UserError as err:
+        print(f"summ-eval-retrieval: error: {err}", file=sys.stderr)
+        return 2
+    report["token_counting"] = token_counting
+    print(markdown_table(report, token_counting))
+    if args.json:
+        write_json_atomic(args.json, report)
+        logger.info("wrote %s", args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

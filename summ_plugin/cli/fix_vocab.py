@@ -1,0 +1,121 @@
+"""summ-fix-vocab: resize a BART checkpoint's vocabulary rows to a data-bin's dictionary.
+
+    summ-fix-vocab --checkpoint bart.base/model.pt --dict data-bin/dict.source.txt \
+        --out bart.base/model.gpt2dict.pt [--add-mask] [--checkpoint-dict bart.base/dict.txt]
+
+Prints the old and new shapes; writes atomically; never overwrites the input; running it
+on its own output is a no-op ("already matches", the output is a byte copy).
+"""
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from typing import List, Optional
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="summ-fix-vocab",
+        description="Resize a BART checkpoint's embedding rows (encoder/decoder embed_tokens, "
+        "output_projection) to the size of a fairseq dictionary, e.g. bart.base (51201 rows) "
+        "to the GPT-2 dict.txt of a data-bin (50264 entries).",
+    )
+    parser.add_argument("--checkpoint", required=True, help="input checkpoint (model.pt)")
+    parser.add_argument("--dict", required=True, dest="dict_path",
+                        help="the task's dict.txt (fairseq adds its 4 specials)")
+    parser.add_argument("--out", required=True, help="output checkpoint (must differ from input)")
+    parser.add_argument("--add-mask", action="store_true",
+                        help="the task adds <mask> to the dictionary (denoising-style tasks)")
+    parser.add_argument("--checkpoint-dict",
+                        help="the checkpoint's own dict.txt: map rows by symbol instead of index")
+    parser.add_argument("--seed", type=int, default=0, help="seed for new rows (default 0)")
+    parser.add_argument("--max-new-rows", type=int, default=256,
+                        help="refuse dictionaries needing more new rows than this (default 256)")
+    return parser
+
+
+def _load_dictionary(path: str, add_mask: bool):
+    from fairseq.data import Dictionary
+
+    from ..vocab_fix import MASK_SYMBOL
+
+    if not os.path.isfile(path):
+        raise SystemExit(f"summ-fix-vocab: error: dictionary not found: {path}")
+    try:
+        dictionary = Dictionary.load(path)
+    except (ValueError, RuntimeError) as err:
+        raise SystemExit(f"summ-fix-vocab: error: bad dictionary {path}: {err}")
+    if add_mask:
+        dictionary.add_symbol(MASK_SYMBOL)
+    return dictionary
+
+
+def _same_file(a: str, b: str) -> bool:
+    if os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _write_atomically(out: str, write) -> None:
+    directory = os.path.dirname(os.path.abspath(out))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(out), dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    import torch
+
+    from ..checkpoints import UnsafeCheckpointError, load_checkpoint_safely
+    from ..vocab_fix import VocabFixError, fix_checkpoint
+
+    if not os.path.isfile(args.checkpoint):
+        raise SystemExit(f"summ-fix-vocab: error: checkpoint not found: {args.checkpoint}")
+    if _same_file(args.checkpoint, args.out):
+        raise SystemExit(
+            f"summ-fix-vocab: error: --out {args.out} is the input checkpoint; "
+            "refusing to overwrite it")
+    target = _load_dictionary(args.dict_path, args.add_mask)
+    checkpoint_symbols = None
+    if args.checkpoint_dict:
+        checkpoint_symbols = _load_dictionary(args.checkpoint_dict, False).symbols
+    try:
+        checkpoint = load_checkpoint_safely(args.checkpoint)
+        fixed, report = fix_checkpoint(
+            checkpoint, target.symbols, checkpoint_symbols, args.seed, args.max_new_rows)
+    except (UnsafeCheckpointError, VocabFixError) as err:
+        raise SystemExit(f"summ-fix-vocab: error: {args.checkpoint}: {err}")
+
+    if not report.changed:
+        def copy_input(handle):
+            with open(args.checkpoint, "rb") as source:
+                shutil.copyfileobj(source, handle)
+
+        _write_atomically(args.out, copy_input)
+        print(f"{args.checkpoint}: {report.message}; copied unchanged to {args.out}")
+        return 0
+    for assumption in report.assumptions:
+        print(f"assumed: {assumption}")
+    for key, old, new in report.changes:
+        print(f"{key}: {old} -> {new}")
+    _write_atomically(args.out, lambda h: torch.save(fixed, h))
+    print(f"{report.message}; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

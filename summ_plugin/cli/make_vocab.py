@@ -1,0 +1,117 @@
+"""summ-make-vocab: a GPT-2-format BPE and a fairseq dict.txt from raw records.
+
+    # train a small byte-level BPE on the corpus (the demo / tests), then count dict.txt
+    summ-make-vocab --input data/sample/train.jsonl,data/sample/valid.jsonl --vocab-size 4000 --out vocab/
+
+    # keep an existing BPE (the real GPT-2 files) and only count a dict.txt with it
+    summ-make-vocab --input train.jsonl --encoder-json encoder.json --vocab-bpe vocab.bpe --out vocab/
+
+Texts used: every document, query, title and summary, cleaned as summ-prepare cleans them.
+"""
+import argparse
+import logging
+import os
+import shutil
+import sys
+from typing import Iterator, List, Optional
+
+from tqdm import tqdm
+
+PROG = "summ-make-vocab"
+
+
+class VocabError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser.add_argument("--input", required=True, help="comma-separated input files (any summ-prepare format)")
+    parser.add_argument("--format", default="auto", help="input format (default: by extension)")
+    parser.add_argument("--out", required=True, help="output directory for encoder.json, vocab.bpe, dict.txt")
+    parser.add_argument("--vocab-size", type=int, help="train a byte-level BPE of this many tokens")
+    parser.add_argument("--min-frequency", type=int, default=2, help="BPE merges need a pair seen this often")
+    parser.add_argument("--encoder-json", help="use this existing BPE instead of training one (with --vocab-bpe)")
+    parser.add_argument("--vocab-bpe", help="use this existing BPE instead of training one (with --encoder-json)")
+    parser.add_argument("--on-bad-record", default="error", choices=("error", "skip"))
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def iter_texts(paths: List[str], fmt: str, on_bad_record: str) -> Iterator[str]:
+    from summ_plugin.data.formats import iter_input_records
+    from summ_plugin.data.prepare import clean_text, target_text
+    from summ_plugin.data.records import BadRecordError
+
+    for path in paths:
+        try:
+            records = iter_input_records(path, fmt=fmt, require_summary=False)
+        except BadRecordError as err:
+            raise VocabError(str(err)) from None
+        for item in records:
+            if isinstance(item, BadRecordError):
+                if on_bad_record == "error":
+                    raise VocabError(f"{item.location}: {item.reason}")
+                continue
+            for doc in item.documents:
+                yield clean_text(doc)
+            for extra in (item.query, item.title):
+                if extra:
+                    yield clean_text(extra)
+            if item.summary:
+                yield target_text(clean_text(item.summary))
+
+
+def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: str = "auto",
+               encoder_json: Optional[str] = None, vocab_bpe: Optional[str] = None,
+               on_bad_record: str = "error", min_frequency: int = 2) -> str:
+    from summ_plugin.data.bpe import BPEFileError, build_dictionary, load_gpt2_bpe, train_byte_level_bpe
+
+    for path in paths:
+        if not os.path.exists(path):
+            raise VocabError(f"{path}: input file not found")
+    os.makedirs(out_dir, exist_ok=True)
+    out_encoder, out_vocab = os.path.join(out_dir, "encoder.json"), os.path.join(out_dir, "vocab.bpe")
+    if encoder_json or vocab_bpe:
+        if not (encoder_json and vocab_bpe):
+            raise VocabError("give both --encoder-json and --vocab-bpe, or neither (then --vocab-size trains one)")
+        for src, dst in ((encoder_json, out_encoder), (vocab_bpe, out_vocab)):
+            if os.path.abspath(src) != os.path.abspath(dst):
+                shutil.copyfile(src, dst)
+    else:
+        if not vocab_size:
+            raise VocabError("give --vocab-size to train a BPE (or --encoder-json/--vocab-bpe to use one)")
+        try:
+            train_byte_level_bpe(iter_texts(paths, fmt, on_bad_record), vocab_size, out_dir, min_frequency=min_frequency)
+        except ValueError as err:
+            raise VocabError(str(err)) from None
+    try:
+        bpe = load_gpt2_bpe(out_encoder, out_vocab)
+    except BPEFileError as err:
+        raise VocabError(str(err)) from None
+    # every BPE symbol gets a dict entry (count 0 if unseen): no <unk> on valid/test text
+    streams = (bpe.encode(" " + text) for text in tqdm(iter_texts(paths, fmt, on_bad_record), desc="counting", unit=" texts"))
+    dict_path = os.path.join(out_dir, "dict.txt")
+    build_dictionary(streams, dict_path, include_ids=bpe.ids)
+    return dict_path
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+                        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", stream=sys.stderr)
+    try:
+        dict_path = make_vocab(
+            [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.format,
+            encoder_json=args.encoder_json, vocab_bpe=args.vocab_bpe,
+            on_bad_record=args.on_bad_record, min_frequency=args.min_frequency,
+        )
+    except VocabError as err:
+        sys.stderr.write(f"{PROG}: error: {err}\n")
+        raise SystemExit(1)
+    print(os.path.dirname(dict_path))
+    return 0
+
+
+if __name__ == "__main__":
+    main()

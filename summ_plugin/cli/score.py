@@ -1,0 +1,393 @@
+"""summ-score: corpus ROUGE (P/R/F1 with bootstrap 95% CIs) of hypotheses against references.
+
+Inputs
+  --hyps H --refs R         plain text (one example per line) or JSONL (objects with ``id`` and
+                            ``summary``; hypotheses may use ``hypothesis`` instead). Two JSONL
+                            files are matched by id, anything else by position.
+  --fairseq-generate G      fairseq-generate output: ``D-<id>`` lines (detokenized; ``H-<id>``
+                            when there are no D lines), put back in sample-id order; references
+                            from --refs (sample id i = i-th example) or --refs-from-generate
+                            (the ``T-<id>`` lines).
+
+Errors in the input (counts or ids that differ, empty files, undecodable lines) end the run
+with one line ``summ-score: error: FILE:LINE: reason`` and exit status 2.
+"""
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+logger = logging.getLogger("summ_plugin.cli.score")
+
+PROG = "summ-score"
+_GENERATE_LINE = re.compile(r"^([HDT])-(\d+)\t(.*)$")
+# fairseq's gpt2 BPE keeps these two symbols as text; everything else is a GPT-2 id
+_BPE_SPECIALS = {"<unk>", "<mask>"}
+
+
+class ScoreInputError(Exception):
+    """A user error in the inputs; the message is the one line shown to the user."""
+
+
+@dataclass
+class Examples:
+    """Texts read from one file, in file order; ``ids`` is None for files without ids."""
+
+    path: str
+    texts: List[str]
+    ids: Optional[List[str]]
+    lines: List[int]  # 1-based line number of each example, for error messages
+
+
+def _few(items, limit: int = 5) -> str:
+    items = list(items)
+    shown = ", ".join(repr(x) for x in items[:limit])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def _read_lines(path: str) -> List[str]:
+    """The file's lines (without line ends), decoding each so that errors name the line."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ScoreInputError(f"{path}: cannot read: {e.strerror or e}")
+    if not data.strip():
+        raise ScoreInputError(f"{path}: empty file")
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()  # the final line end
+    lines = []
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            lines.append(raw.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as e:
+            raise ScoreInputError(f"{path}:{number}: not valid UTF-8 ({e.reason} at byte {e.start})")
+    return lines
+
+
+def _looks_like_jsonl(path: str, lines: List[str]) -> bool:
+    if path.endswith((".jsonl", ".json")):
+        return True
+    first = next((line for line in lines if line.strip()), "")
+    return first.lstrip().startswith("{")
+
+
+def _summary_text(value, location: str, key: str) -> str:
+    # a list of strings is a summary stored sentence by sentence
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return "\n".join(value)
+    if not isinstance(value, str):
+        raise ScoreInputError(f"{location}: field '{key}' must be a string or a list of strings")
+    return value
+
+
+def read_examples(path: str, text_keys: Tuple[str, ...]) -> Examples:
+    """Read plain text (one example per line) or JSONL (``id`` + first present of ``text_keys``)."""
+    lines = _read_lines(path)
+    if not _looks_like_jsonl(path, lines):
+        return Examples(path, lines, None, list(range(1, len(lines) + 1)))
+    texts, ids, numbers, seen, without_id = [], [], [], {}, []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue  # JSONL tolerates blank lines
+        location = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ScoreInputError(f"{location}: invalid JSON ({e.msg})")
+        if not isinstance(obj, dict):
+            raise ScoreInputError(f"{location}: expected a JSON object, got {type(obj).__name__}")
+        key = next((k for k in text_keys if k in obj), None)
+        if key is None:
+            raise ScoreInputError(f"{location}: missing field " + " or ".join(f"'{k}'" for k in text_keys))
+        if "id" in obj:
+            if isinstance(obj["id"], bool) or not isinstance(obj["id"], (str, int)):
+                raise ScoreInputError(f"{location}: field 'id' must be a string or an integer")
+            example_id = str(obj["id"])
+            if example_id in seen:
+                raise ScoreInputError(f"{location}: duplicate id {example_id!r} (first at line {seen[example_id]})")
+            seen[example_id] = number
+            ids.append(example_id)
+        else:
+            without_id.append(number)
+        texts.append(_summary_text(obj[key], location, key))
+        numbers.append(number)
+    if ids and without_id:
+        raise ScoreInputError(f"{path}:{without_id[0]}: missing field 'id' (other records have one)")
+    return Examples(path, texts, ids or None, numbers)
+
+
+def pair_examples(hyps: Examples, refs: Examples) -> Tuple[List[str], List[str], List[str]]:
+    """Hypothesis and reference texts in reference order, and the ids (or line numbers)."""
+    if hyps.ids is not None and refs.ids is not None:
+        by_id = dict(zip(hyps.ids, hyps.texts))
+        missing = [i for i in refs.ids if i not in by_id]
+        extra = sorted(set(hyps.ids) - set(refs.ids))
+        if missing:
+            raise ScoreInputError(f"{hyps.path}: no hypothesis for {len(missing)} reference id(s): {_few(missing)}")
+        if extra:
+            raise ScoreInputError(f"{hyps.path}: {len(extra)} id(s) not in {refs.path}: {_few(extra)}")
+        return [by_id[i] for i in refs.ids], list(refs.texts), list(refs.ids)
+    if len(hyps.texts) != len(refs.texts):
+        raise ScoreInputError(
+            f"{hyps.path} has {len(hyps.texts)} examples but {refs.path} has {len(refs.texts)}"
+        )
+    ids = refs.ids or hyps.ids or [str(n) for n in refs.lines]
+    return list(hyps.texts), list(refs.texts), ids
+
+
+@dataclass
+class GenerateOutput:
+    hypotheses: Dict[int, str]  # sample id -> best hypothesis (D, else H)
+    targets: Dict[int, str]  # sample id -> T- line
+    lines: Dict[int, int]  # sample id -> line of its hypothesis
+    source: str  # "D" or "H"
+
+
+def read_fairseq_generate(path: str) -> GenerateOutput:
+    """Parse fairseq-generate output; the first (best) hypothesis per sample id wins."""
+    found = {"H": {}, "D": {}, "T": {}}
+    where = {"H": {}, "D": {}, "T": {}}
+    for number, line in enumerate(_read_lines(path), start=1):
+        match = _GENERATE_LINE.match(line)
+        if not match:
+            continue  # S-, P-, log lines, the BLEU line ...
+        kind, sample_id, rest = match.group(1), int(match.group(2)), match.group(3)
+        if kind == "T":
+            text = rest
+        else:
+            score, _, text = rest.partition("\t")
+            try:
+                float(score)
+            except ValueError:
+                raise ScoreInputError(f"{path}:{number}: expected '{kind}-<id>\\t<score>\\t<text>', got score {score!r}")
+        if sample_id not in found[kind]:  # with --nbest > 1, later ones are worse
+            found[kind][sample_id] = text.strip()
+            where[kind][sample_id] = number
+    source = "D" if found["D"] else "H"
+    if not found[source]:
+        raise ScoreInputError(f"{path}: no 'D-<id>' or 'H-<id>' lines: is this fairseq-generate output?")
+    return GenerateOutput(found[source], found["T"], where[source], source)
+
+
+def _is_bpe_ids(text: str) -> bool:
+    tokens = text.split()
+    return bool(tokens) and all(t.isdigit() or t in _BPE_SPECIALS for t in tokens)
+
+
+class Gpt2Decoder:
+    """Undo fairseq's ``gpt2`` BPE (as ``GPT2BPE.decode``) with the user's encoder.json/vocab.bpe."""
+
+    def __init__(self, encoder_json: str, vocab_bpe: str):
+        for option, path in (("--encoder-json", encoder_json), ("--vocab-bpe", vocab_bpe)):
+            if not path:
+                raise ScoreInputError(f"--bpe gpt2 needs {option}")
+            if not os.path.isfile(path):
+                raise ScoreInputError(f"{path}: no such file ({option})")
+        # the only fairseq import of the scoring code, and only when asked for
+        from fairseq.data.encoders.gpt2_bpe_utils import get_encoder
+
+        self.encoder = get_encoder(encoder_json, vocab_bpe)
+
+    def decode(self, text: str) -> str:
+        tokens = [t if t in _BPE_SPECIALS else int(t) for t in text.split()]
+        try:
+            return self.encoder.decode(tokens).strip()
+        except KeyError as e:
+            raise ScoreInputError(f"BPE id {e.args[0]} is not in the encoder.json given") from None
+
+
+def generate_pairs(args) -> Tuple[List[str], List[str], List[str]]:
+    gen = read_fairseq_generate(args.fairseq_generate)
+    decoder = Gpt2Decoder(args.encoder_json, args.vocab_bpe) if args.bpe == "gpt2" else None
+    sample_ids = sorted(gen.hypotheses)
+    if args.refs_from_generate:
+        missing = [i for i in sample_ids if i not in gen.targets]
+        if missing:
+            raise ScoreInputError(f"{args.fairseq_generate}: no 'T-<id>' line for sample id(s) {_few(missing)}")
+        refs = [gen.targets[i] for i in sample_ids]
+        ref_source = f"{args.fairseq_generate} (T- lines)"
+    else:
+        ref_examples = read_examples(args.refs, ("summary", "reference"))
+        n = len(ref_examples.texts)
+        missing = [i for i in range(n) if i not in gen.hypotheses]
+        extra = [i for i in sample_ids if i >= n]
+        if extra:
+            raise ScoreInputError(
+                f"{args.fairseq_generate}:{gen.lines[extra[0]]}: sample id(s) {_few(extra)} beyond the "
+                f"{n} examples of {args.refs}"
+            )
+        if missing:
+            raise ScoreInputError(
+                f"{args.fairseq_generate}: no hypothesis for {len(missing)} of the {n} examples in "
+                f"{args.refs}, sample id(s) {_few(missing)}"
+            )
+        refs = list(ref_examples.texts)
+        ref_source = args.refs
+    hyps = [gen.hypotheses[i] for i in sample_ids]
+
+    def undo_bpe(texts, what):
+        if not any(_is_bpe_ids(t) for t in texts):
+            return texts
+        if decoder is None:
+            raise ScoreInputError(
+                f"{what}: texts look like GPT-2 BPE ids (e.g. {next(t for t in texts if _is_bpe_ids(t))[:40]!r}); "
+                "pass --bpe gpt2 --encoder-json ENCODER_JSON --vocab-bpe VOCAB_BPE"
+            )
+        return [decoder.decode(t) if _is_bpe_ids(t) else t for t in texts]
+
+    hyps = undo_bpe(hyps, f"{args.fairseq_generate} ({gen.source}- lines)")
+    if args.refs_from_generate:
+        refs = undo_bpe(refs, ref_source)
+    logger.info(
+        "scoring %d hypotheses from the %s- lines of %s (sample-id order) against %s",
+        len(hyps), gen.source, args.fairseq_generate, ref_source,
+    )
+    return hyps, refs, [str(i) for i in sample_ids]
+
+
+def format_table(result: Dict, n: int, bootstrap: int) -> str:
+    from summ_plugin.rouge import ROUGE_TYPES
+
+    ci = f"F1 95% CI ({bootstrap} resamples)" if bootstrap else "F1 95% CI (off)"
+    rows = [f"{'metric':<10} {'P':>6} {'R':>6} {'F1':>6}   {ci}"]
+    for rouge_type in ROUGE_TYPES:
+        r = result[rouge_type]
+        f1 = r["fmeasure"]
+        rows.append(
+            f"{rouge_type:<10} {r['precision']['mean']:6.2f} {r['recall']['mean']:6.2f} {f1['mean']:6.2f}"
+            f"   [{f1['low']:.2f}, {f1['high']:.2f}]"
+        )
+    rows.append(f"({n} pairs; rouge-score with Porter stemming; rougeLsum over one sentence per line)")
+    return "\n".join(rows)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write via a temp file in the same directory, so a reader never sees half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="ROUGE-1/2/L/Lsum precision, recall and F1 (rouge-score, stemming on) with "
+        "bootstrap 95%% confidence intervals.",
+    )
+    inputs = parser.add_argument_group("inputs")
+    inputs.add_argument("--hyps", help="hypotheses: text (one per line) or JSONL (id, hypothesis|summary)")
+    inputs.add_argument("--refs", help="references: text (one per line) or JSONL (id, summary)")
+    inputs.add_argument("--fairseq-generate", metavar="GEN_OUT", help="score fairseq-generate output instead of --hyps")
+    inputs.add_argument("--refs-from-generate", action="store_true",
+                        help="take the references from the T- lines of --fairseq-generate")
+    inputs.add_argument("--bpe", choices=["gpt2"], help="undo this BPE when the generate output still holds BPE ids")
+    inputs.add_argument("--encoder-json", "--gpt2-encoder-json", dest="encoder_json", help="GPT-2 encoder.json")
+    inputs.add_argument("--vocab-bpe", "--gpt2-vocab-bpe", dest="vocab_bpe", help="GPT-2 vocab.bpe")
+    parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
+    parser.add_argument("--per-sample", metavar="OUT", help="write per-example F1 (JSONL: id, rouge1, ...) to OUT")
+    parser.add_argument("--workers", type=int, default=1, help="processes for per-example scoring (default 1)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no CI; default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or log messages")
+    return parser
+
+
+def _validate_args(args) -> None:
+    if args.fairseq_generate:
+        if args.hyps:
+            raise ScoreInputError("give either --hyps or --fairseq-generate, not both")
+        if bool(args.refs) == bool(args.refs_from_generate):
+            raise ScoreInputError("with --fairseq-generate give exactly one of --refs or --refs-from-generate")
+    else:
+        if not (args.hyps and args.refs):
+            raise ScoreInputError("give --hyps and --refs (or --fairseq-generate GEN_OUT)")
+        if args.refs_from_generate or args.bpe:
+            raise ScoreInputError("--refs-from-generate and --bpe only apply to --fairseq-generate")
+    if args.workers < 1:
+        raise ScoreInputError("--workers must be at least 1")
+    if args.bootstrap < 0:
+        raise ScoreInputError("--bootstrap must be 0 or more")
+
+
+def run(args) -> Dict:
+    from importlib.metadata import version
+
+    from summ_plugin import rouge
+
+    _validate_args(args)
+    if args.fairseq_generate:
+        hyps, refs, ids = generate_pairs(args)
+    else:
+        hyps, refs, ids = pair_examples(
+            read_examples(args.hyps, ("hypothesis", "summary")), read_examples(args.refs, ("summary", "reference"))
+        )
+    if not hyps:
+        raise ScoreInputError("nothing to score: no examples")
+    empty_refs = [i for i, r in zip(ids, refs) if not r.strip()]
+    if empty_refs:
+        logger.warning("%d empty reference(s) score 0: %s", len(empty_refs), _few(empty_refs))
+    samples = rouge.score_samples(hyps, refs, workers=args.workers, progress=not args.quiet)
+    result = rouge.score_corpus(hyps, refs, bootstrap=args.bootstrap, seed=args.seed, samples=samples)
+    print(format_table(result, len(hyps), args.bootstrap))
+    report = {
+        "n": len(hyps),
+        "scores": result,
+        "units": "percent; mean over examples of rouge-score's per-example figure",
+        "bootstrap": {"resamples": args.bootstrap, "seed": args.seed, "confidence": 0.95, "method": "percentile"},
+        "scorer": {
+            "package": "rouge-score",
+            "version": version("rouge-score"),
+            "use_stemmer": True,
+            "rougeLsum_sentences": "summ_plugin.retrieval.split_sentences (newlines and '<n>' kept)",
+        },
+        "hyps": args.fairseq_generate or args.hyps,
+        "refs": args.refs or f"{args.fairseq_generate} (T- lines)",
+    }
+    if args.json:
+        write_text_atomic(args.json, json.dumps(report, indent=2) + "\n")
+        logger.info("wrote %s", args.json)
+    if args.per_sample:
+        f_index = rouge.STATISTICS.index("fmeasure")
+        rows = [
+            json.dumps({"id": i, **{t: 100.0 * float(samples[k, j, f_index]) for j, t in enumerate(rouge.ROUGE_TYPES)}})
+            for k, i in enumerate(ids)
+        ]
+        write_text_atomic(args.per_sample, "\n".join(rows) + "\n")
+        logger.info("wrote %s", args.per_sample)
+    return report
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
+        stream=sys.stderr,
+        force=True,  # importing fairseq (via summ_plugin) has already configured the root logger
+    )
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    try:
+        run(args)
+    except ScoreInputError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""GPT-2 byte-level BPE: load it exactly as fairseq does, train a small one, build dict.txt.
+
+The ids must be the ones fairseq's own ``--bpe gpt2`` gives, so loading goes through
+``fairseq.data.encoders.gpt2_bpe_utils.get_encoder`` rather than a re-implementation.
+A trained BPE (``tokenizers``' ByteLevelBPETokenizer) is written in the same two-file GPT-2
+format (``encoder.json`` + ``vocab.bpe``) so that fairseq reads it unchanged.
+"""
+import io
+import json
+import logging
+import os
+import tempfile
+from collections import Counter
+from typing import Iterable, List, Optional, Sequence
+
+logger = logging.getLogger(__name__)
+
+# fairseq's Encoder memoizes every distinct pre-token forever; on a large corpus that is
+# the one piece of state that grows with the data. Past this many entries it is dropped.
+MAX_BPE_CACHE_ENTRIES = 500_000
+
+
+class BPEFileError(ValueError):
+    """A missing or unreadable ``encoder.json`` / ``vocab.bpe`` / ``dict.txt``."""
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same directory and ``os.replace``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class GPT2BPE:
+    """fairseq's GPT-2 encoder with a bounded memo; ``encode`` gives raw BPE ids."""
+
+    def __init__(self, encoder, encoder_json: str, vocab_bpe: str):
+        self._encoder = encoder
+        self.encoder_json = encoder_json
+        self.vocab_bpe = vocab_bpe
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._encoder.encoder)
+
+    @property
+    def ids(self) -> List[int]:
+        """Every BPE token id, ascending."""
+        return sorted(self._encoder.encoder.values())
+
+    def encode(self, text: str) -> List[int]:
+        if len(self._encoder.cache) > MAX_BPE_CACHE_ENTRIES:
+            self._encoder.cache.clear()
+        return self._encoder.encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._encoder.decode([int(i) for i in ids])
+
+
+def _check_readable(path: str, what: str) -> None:
+    if not path:
+        raise BPEFileError(f"no {what} file given")
+    if not os.path.isfile(path):
+        raise BPEFileError(f"{path}: {what} file not found")
+
+
+def load_gpt2_bpe(encoder_json: str, vocab_bpe: str) -> GPT2BPE:
+    """Load a GPT-2 BPE (``encoder.json`` + ``vocab.bpe``) with fairseq's own reader.
+
+    The files are validated first so that a truncated download or a swapped argument gives
+    an error naming the file instead of a KeyError deep in an encode call.
+    """
+    from fairseq.data.encoders.gpt2_bpe_utils import get_encoder
+
+    _check_readable(encoder_json, "encoder.json")
+    _check_readable(vocab_bpe, "vocab.bpe")
+    try:
+        with open(encoder_json, "r", encoding="utf-8") as handle:
+            vocab = json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BPEFileError(f"{encoder_json}: not a valid encoder.json ({err})") from None
+    if not isinstance(vocab, dict) or not vocab or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in vocab.items()
+    ):
+        raise BPEFileError(f"{encoder_json}: not a valid encoder.json (expected a JSON object of token -> integer id)")
+
+    try:
+        with open(vocab_bpe, "r", encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+    except UnicodeDecodeError as err:
+        raise BPEFileError(f"{vocab_bpe}: not a valid vocab.bpe (invalid UTF-8 at byte {err.start})") from None
+    if not lines or not lines[0].startswith("#version"):
+        raise BPEFileError(f"{vocab_bpe}: not a valid vocab.bpe (first line must be '#version: ...')")
+    # get_encoder drops the first and the last line: the file must end with a newline
+    for line_no, line in enumerate(lines[1:-1], start=2):
+        parts = line.split()
+        if len(parts) != 2:
+            raise BPEFileError(f"{vocab_bpe}:{line_no}: not a valid merge line (expected two symbols): {line[:60]!r}")
+        merged = parts[0] + parts[1]
+        if merged not in vocab:
+            raise BPEFileError(
+                f"{vocab_bpe}:{line_no}: merge result {merged!r} is not in {encoder_json} (files do not belong together)"
+            )
+    if lines[-1] != "":
+        raise BPEFileError(f"{vocab_bpe}: not a valid vocab.bpe (must end with a newline)")
+
+    # every byte must have a token, or encoding an unseen byte raises KeyError mid-corpus
+    from fairseq.data.encoders.gpt2_bpe_utils import bytes_to_unicode
+
+    missing = [c for c in bytes_to_unicode().values() if c not in vocab]
+    if missing:
+        raise BPEFileError(f"{encoder_json}: {len(missing)} of the 256 byte symbols are missing (e.g. {missing[0]!r})")
+
+    encoder = get_encoder(encoder_json, vocab_bpe)
+    return GPT2BPE(encoder, encoder_json, vocab_bpe)
+
+
+def train_byte_level_bpe(text_iter: Iterable[str], vocab_size: int, out_dir: str, min_frequency: int = 2) -> None:
+    """Train a byte-level BPE and write it as GPT-2 ``encoder.json`` + ``vocab.bpe``.
+
+    ``tokenizers``' byte-level pre-tokenizer uses GPT-2's regex and byte-to-unicode map,
+    so the written files encode the same with fairseq's reader as with ``tokenizers``.
+    No special tokens: fairseq's Dictionary adds ``<s> <pad> </s> <unk>`` itself.
+    """
+    from tokenizers import ByteLevelBPETokenizer
+
+    if vocab_size < 257:
+        raise ValueError(f"vocab_size must be at least 257 (256 byte symbols + merges), got {vocab_size}")
+    tokenizer = ByteLevelBPETokenizer(add_prefix_space=False)
+    tokenizer.train_from_iterator(
+        text_iter, vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[], show_progress=False
+    )
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".bpe-train-") as scratch:
+        vocab_path, merges_path = tokenizer.save_model(scratch)
+        with open(vocab_path, "r", encoding="utf-8") as handle:
+            vocab = json.load(handle)
+        with open(merges_path, "r", encoding="utf-8") as handle:
+            merge_lines = [line for line in handle.read().split("\n") if line and not line.startswith("#version")]
+    ordered = dict(sorted(vocab.items(), key=lambda kv: kv[1]))
+    # ASCII-escaped like OpenAI's file: fairseq opens encoder.json with the locale's encoding
+    atomic_write_text(os.path.join(out_dir, "encoder.json"), json.dumps(ordered, ensure_ascii=True))
+    atomic_write_text(os.path.join(out_dir, "vocab.bpe"), "#version: 0.2\n" + "".join(m + "\n" for m in merge_lines))
+    logger.info("trained byte-level BPE: %d tokens, %d merges -> %s", len(ordered), len(merge_lines), out_dir)
+
+
+def build_dictionary(
+    encoded_id_streams: Iterable[Sequence[int]],
+    out_path: str,
+    include_ids: Optional[Iterable[int]] = None,
+    padding_factor: int = 8,
+):
+    """Count BPE ids and write a fairseq ``dict.txt`` the way ``fairseq-preprocess`` does.
+
+    Symbols are the BPE ids as strings (what ``--bpe gpt2`` feeds the Dictionary), sorted
+    by count descending by fairseq's ``Dictionary.finalize``. ``include_ids`` adds ids with
+    count 0 so that text unseen at counting time never maps to ``<unk>``.
+    Returns the fairseq Dictionary.
+    """
+    from fairseq.data import Dictionary
+
+    counts: Counter = Counter()
+    for ids in encoded_id_streams:
+        counts.update(ids)
+    if include_ids is not None:
+        for i in include_ids:
+            counts.setdefault(i, 0)
+    dictionary = Dictionary()
+    # sorted insertion: finalize() breaks count ties by symbol, but be explicit anyway
+    for bpe_id, count in sorted(counts.items(), key=lambda kv: str(kv[0])):
+        dictionary.add_symbol(str(bpe_id), n=count)
+    dictionary.finalize(threshold=-1, nwords=-1, padding_factor=padding_factor)
+    buffer = io.StringIO()
+    dictionary.save(buffer)
+    atomic_write_text(out_path, buffer.getvalue())
+    logger.info("wrote %s: %d symbols (%d with specials)", out_path, len(dictionary) - dictionary.nspecial, len(dictionary))
+    return dictionary
+
+
+def load_dictionary(path: str):
+    """Load a fairseq ``dict.txt``; errors name the file."""
+    from fairseq.data import Dictionary
+
+    _check_readable(path, "dict.txt")
+    try:
+        return Dictionary.load(path)
+    except (ValueError, RuntimeError, UnicodeDecodeError) as err:
+        raise BPEFileError(f"{path}: not a valid fairseq dict.txt ({err})") from None

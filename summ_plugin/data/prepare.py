@@ -1,0 +1,702 @@
+"""Raw records -> retrieval -> GPT-2 BPE -> a binarized fairseq data-bin.
+
+The output is fairseq's translation layout (``{split}.source-target.{source,target}.{bin,idx}``
+in the mmap indexed format, ``dict.source.txt``, ``dict.target.txt``), so stock
+``fairseq-train --task translation -s source -t target`` reads it as well as
+``--task retrieve_summarize``. Next to it: ``{split}.meta.jsonl`` (one line per example, in
+data-bin order) and ``prepare.json`` (options and per-split figures), written last.
+
+Everything is built in ``DEST.tmp-<pid>`` and published with a rename, so a failed or
+interrupted run never leaves a directory that looks complete.
+
+Records stream through a worker pool in bounded, ordered chunks: memory does not grow with
+the corpus, and the bytes written do not depend on the number of workers.
+"""
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import unicodedata
+from collections import deque
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from summ_plugin.data.formats import iter_input_records, split_input_path, write_canonical_jsonl
+from summ_plugin.data.records import BadRecordError, FieldNames, Record
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+SOURCE_LANG, TARGET_LANG = "source", "target"
+# Budget: fairseq appends </s> to the source; one more position is kept free as a margin
+# for a <s> that a model variant may prepend. The query is followed by one </s> separator.
+RESERVED_TOKENS = 2
+SEPARATOR_TOKENS = 1
+# GPT-2 BPE is quadratic in the length of a whitespace-free run; longer runs are broken up.
+MAX_RUN_CHARS = 100
+# Records per task sent to a worker, and how many tasks may be in flight per worker: the
+# window is what bounds memory (Pool.imap alone would read the whole input ahead).
+CHUNK_SIZE = 16
+TASKS_IN_FLIGHT_PER_WORKER = 4
+
+
+class PrepareError(Exception):
+    """A user error (bad input, bad option): the CLI prints it as one line and exits."""
+
+
+@dataclass
+class PrepareConfig:
+    destdir: str
+    encoder_json: str
+    vocab_bpe: str
+    dict_path: str
+    # split name -> input path (file, or directory for CNN/DM stories)
+    inputs: Dict[str, str] = field(default_factory=dict)
+    retriever: str = "bm25"
+    train_retriever: Optional[str] = None
+    retriever_options: Dict = field(default_factory=dict)
+    train_retriever_options: Optional[Dict] = None
+    split_mode: str = "sentence"
+    max_source_positions: int = 1024
+    max_target_positions: int = 1024
+    workers: int = 1
+    on_bad_record: str = "error"
+    # None: formats.py detects the column layout (canonical, cnn_dailymail, billsum)
+    fields: Optional[FieldNames] = None
+    input_format: str = "auto"
+    shards: int = 1
+    overwrite: bool = False
+    allow_missing_summary: Tuple[str, ...] = ()
+
+    def retriever_for(self, split: str) -> Tuple[str, Dict]:
+        if split == "train" and self.train_retriever:
+            options = self.train_retriever_options
+            if options is None:
+                options = self.retriever_options if self.train_retriever == self.retriever else {}
+            return self.train_retriever, dict(options)
+        return self.retriever, dict(self.retriever_options)
+
+    def to_json(self) -> Dict:
+        out = asdict(self)
+        out["allow_missing_summary"] = list(self.allow_missing_summary)
+        return out
+
+
+# ----------------------------------------------------------------------------- text hygiene
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # keeps \t \n
+_LONG_RUN = re.compile(r"\S{%d,}" % (MAX_RUN_CHARS + 1))
+
+
+def _break_run(match) -> str:
+    run = match.group(0)
+    return " ".join(run[i : i + MAX_RUN_CHARS] for i in range(0, len(run), MAX_RUN_CHARS))
+
+
+def clean_text(text: str) -> str:
+    """NFC-normalize, drop control characters (not \\n \\t) and lone surrogates (from JSON
+    escapes; they cannot be UTF-8 encoded), and break whitespace-free runs longer than
+    ``MAX_RUN_CHARS`` so that BPE stays linear on hostile input."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL_CHARS.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    return _LONG_RUN.sub(_break_run, text)
+
+
+def clean_record(record: Record) -> Tuple[Record, bool]:
+    """Return the cleaned record and whether anything changed."""
+
+    def opt(value):
+        return None if value is None else clean_text(value)
+
+    cleaned = Record(
+        id=record.id,
+        documents=[clean_text(d) for d in record.documents],
+        summary=opt(record.summary),
+        query=opt(record.query),
+        title=opt(record.title),
+        location=record.location,
+    )
+    return cleaned, cleaned != record
+
+
+def target_text(summary: str) -> str:
+    """Summary sentences joined with a space: newlines stay out of the BPE target (BART was
+    trained on summaries without them); rougeLsum re-splits the output into sentences."""
+    return " ".join(line.strip() for line in summary.split("\n") if line.strip())
+
+
+# ----------------------------------------------------------------------------- hashing
+
+
+def sha256_path(path: str) -> str:
+    """sha256 of a file, or of a directory's files (sorted relative names + contents)."""
+    digest = hashlib.sha256()
+    if os.path.isdir(path):
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                digest.update(os.path.relpath(full, path).encode("utf-8") + b"\0")
+                digest.update(sha256_path(full).encode("ascii"))
+        return digest.hexdigest()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------- input
+
+
+def find_split_inputs(input_dir: str, input_format: str = "auto") -> Dict[str, str]:
+    """``{split: path}`` for the splits present in a raw directory (formats.py's rules:
+    ``train.jsonl``/``.csv``/``.parquet``..., ``valid`` also as ``validation``/``val``/``dev``)."""
+    if not os.path.isdir(input_dir):
+        raise PrepareError(f"{input_dir}: input directory not found")
+    found = {}
+    try:
+        for split in SPLITS:
+            path = split_input_path(input_dir, split, input_format)
+            if path is not None:
+                found[split] = path
+    except BadRecordError as err:
+        raise PrepareError(str(err)) from None
+    if not found:
+        raise PrepareError(f"{input_dir}: holds no input for train, valid or test (e.g. train.jsonl)")
+    return found
+
+
+def iter_split_records(path: str, config: PrepareConfig, split: str, require_summary: bool) -> Iterator[object]:
+    """Record | BadRecordError for one split, in any input format (see formats.py)."""
+    try:
+        return iter_input_records(
+            path, fmt=config.input_format, fields=config.fields, require_summary=require_summary, split=split
+        )
+    except BadRecordError as err:  # the input as a whole is unusable (InputFormatError)
+        raise PrepareError(str(err)) from None
+
+
+def with_duplicate_check(items: Iterable[object]) -> Iterator[object]:
+    """Pass records through, turning a repeated id into a BadRecordError (in stream order).
+
+    The set of seen ids is the one per-split structure that grows with the corpus: ids
+    only, a few bytes each.
+    """
+    first_seen: Dict[str, str] = {}
+    for item in items:
+        if isinstance(item, Record):
+            if item.id in first_seen:
+                item = BadRecordError(item.location, f"duplicate id '{item.id}' (first at {first_seen[item.id]})", item.id)
+            else:
+                first_seen[item.id] = item.location
+        yield item
+
+
+def chunked(items: Iterable[object], size: int) -> Iterator[List[object]]:
+    chunk: List[object] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class OrderedPool:
+    """``map(fn, items)`` in input order on ``workers`` processes, with a bounded window.
+
+    One pool serves every split (worker start-up, BPE and retriever loading happen once).
+    ``workers == 1`` runs in this process: no pickling, same code path, same bytes out.
+    """
+
+    def __init__(self, workers: int, initializer: Callable, initargs: tuple):
+        self.workers = workers
+        self.initializer = initializer
+        self.initargs = initargs
+        self._pool = None
+
+    def __enter__(self) -> "OrderedPool":
+        if self.workers <= 1:
+            self.initializer(*self.initargs)
+        else:
+            self._pool = multiprocessing.Pool(self.workers, initializer=self.initializer, initargs=self.initargs)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def imap(self, fn: Callable, items: Iterable) -> Iterator:
+        if self._pool is None:
+            for item in items:
+                yield fn(item)
+            return
+        # Pool.imap would read the whole input ahead; this window is what bounds memory
+        window = self.workers * TASKS_IN_FLIGHT_PER_WORKER
+        pending: deque = deque()
+        for item in items:
+            pending.append(self._pool.apply_async(fn, (item,)))
+            if len(pending) >= window:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+# ----------------------------------------------------------------------------- per-record work (runs in workers)
+
+
+class ExampleEncoder:
+    """Turns one cleaned record into (source ids, target ids, metadata). One per worker."""
+
+    def __init__(self, config: PrepareConfig):
+        from summ_plugin import retrieval
+        from summ_plugin.data.bpe import load_dictionary, load_gpt2_bpe
+
+        self.config = config
+        self.bpe = load_gpt2_bpe(config.encoder_json, config.vocab_bpe)
+        self.dictionary = load_dictionary(config.dict_path)
+        self.eos = self.dictionary.eos()
+        self._retrieval = retrieval
+        self.retrievers = {}
+        for split in SPLITS:
+            name, options = config.retriever_for(split)
+            key = (name, json.dumps(options, sort_keys=True))
+            if key not in self.retrievers:
+                self.retrievers[key] = retrieval.build_retriever(name, **options)
+        self._encode_cached = lru_cache(maxsize=16384)(self._encode_uncached)
+
+    def _encode_uncached(self, text: str) -> Tuple[int, ...]:
+        """Dictionary indices of ``" " + text``: the leading space makes a passage encode the
+        same wherever it lands in the source."""
+        index = self.dictionary.index
+        return tuple(index(str(bpe_id)) for bpe_id in self.bpe.encode(" " + text))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._encode_cached(text))
+
+    def encode_example(self, record: Record, split: str) -> Dict:
+        config = self.config
+        name, options = config.retriever_for(split)
+        retriever = self.retrievers[(name, json.dumps(options, sort_keys=True))]
+        reference = record.summary if split == "train" else None
+        selection = self._retrieval.select_source(
+            record.documents,
+            query=record.query,
+            reference=reference,
+            title=record.title,
+            retriever=retriever,
+            max_positions=config.max_source_positions,
+            count_tokens=self.count_tokens,
+            split_mode=config.split_mode,
+            reserved_tokens=RESERVED_TOKENS,
+            separator_tokens=SEPARATOR_TOKENS,
+        )
+        source: List[int] = []
+        if selection.query:
+            source.extend(self._encode_cached(selection.query))
+            source.append(self.eos)
+        for passage in selection.passages:
+            source.extend(self._encode_cached(passage))
+        source.append(self.eos)
+        if len(source) > config.max_source_positions:
+            # the product's promise; a retrieval bug must not turn into a silently truncated input
+            raise RuntimeError(
+                f"{record.location}: source of {len(source)} tokens exceeds --max-source-positions "
+                f"{config.max_source_positions} (retriever {selection.retriever}); this is a bug"
+            )
+        if not selection.passages:
+            raise BadRecordError(record.location, "retrieval selected no passage (empty document after cleaning?)", record.id)
+
+        meta = {
+            "id": record.id,
+            "retriever": selection.retriever,
+            "passage_ids": [int(i) if isinstance(i, (int, np.integer)) else i for i in selection.passage_ids],
+            "n_source_tokens": len(source),
+            "n_passages": self._count_passages(record),
+            "query_shortened": bool(getattr(selection, "query_shortened", False)),
+        }
+        has_summary = record.summary is not None and record.summary.strip() != ""
+        if has_summary:
+            summary = target_text(record.summary)
+            target = list(self._encode_uncached(summary))
+            truncated = len(target) + 1 > config.max_target_positions
+            if truncated:
+                target = target[: config.max_target_positions - 1]
+            target.append(self.eos)
+            coverage = self._retrieval.retrieval_coverage(" ".join(selection.passages), record.summary)
+            meta["rouge1_recall"] = round(float(coverage["rouge1_recall"]), 6)
+            meta["rouge2_recall"] = round(float(coverage["rouge2_recall"]), 6)
+        else:
+            target = [self.eos]
+            truncated = False
+        meta["n_target_tokens"] = len(target)
+        meta["target_truncated"] = truncated
+        return {"source": source, "target": target, "meta": meta}
+
+    def _count_passages(self, record: Record) -> int:
+        from summ_plugin.retrieval.passages import split_passages
+
+        return len(split_passages(record.documents, mode=self.config.split_mode))
+
+
+_WORKER: Dict[str, object] = {}
+
+
+def _init_worker(config: PrepareConfig) -> None:
+    _WORKER["encoder"] = ExampleEncoder(config)
+
+
+def _process_chunk(task: Tuple[str, List[object]]) -> List[Tuple]:
+    """Worker entry: ``("ok", example, cleaned)`` or ``("bad", location, reason, id)`` per item."""
+    split, items = task
+    encoder: ExampleEncoder = _WORKER["encoder"]
+    results = []
+    for item in items:
+        if isinstance(item, BadRecordError):
+            results.append(("bad", item.location, item.reason, item.record_id))
+            continue
+        record, cleaned = clean_record(item)
+        try:
+            if not any(d.strip() for d in record.documents):
+                raise BadRecordError(record.location, "empty document after removing control characters", record.id)
+            results.append(("ok", encoder.encode_example(record, split), cleaned))
+        except BadRecordError as err:
+            results.append(("bad", err.location, err.reason, err.record_id))
+    return results
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+class SplitWriter:
+    """Writes one split's source/target mmap datasets and meta.jsonl into one or more dirs."""
+
+    def __init__(self, split: str, out_dirs: Sequence[str], vocab_size: int):
+        from fairseq.data import indexed_dataset
+
+        self.split = split
+        self.out_dirs = list(out_dirs)
+        self.builders = []
+        self.meta_files = []
+        for out_dir in self.out_dirs:
+            pair = {}
+            for lang in (SOURCE_LANG, TARGET_LANG):
+                prefix = self.prefix(out_dir, lang)
+                pair[lang] = indexed_dataset.make_builder(
+                    indexed_dataset.data_file_path(prefix), impl="mmap", vocab_size=vocab_size
+                )
+            self.builders.append(pair)
+            self.meta_files.append(open(os.path.join(out_dir, f"{split}.meta.jsonl"), "w", encoding="utf-8"))
+        self.count = 0
+
+    def prefix(self, out_dir: str, lang: str) -> str:
+        return os.path.join(out_dir, f"{self.split}.{SOURCE_LANG}-{TARGET_LANG}.{lang}")
+
+    def add(self, example: Dict) -> None:
+        import torch
+
+        # round-robin over shards: deterministic, and every shard gets a fair share
+        slot = self.count % len(self.out_dirs)
+        self.builders[slot][SOURCE_LANG].add_item(torch.IntTensor(example["source"]))
+        self.builders[slot][TARGET_LANG].add_item(torch.IntTensor(example["target"]))
+        self.meta_files[slot].write(json.dumps(example["meta"], ensure_ascii=False, sort_keys=True) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        from fairseq.data import indexed_dataset
+
+        for out_dir, pair, meta in zip(self.out_dirs, self.builders, self.meta_files):
+            for lang, builder in pair.items():
+                builder.finalize(indexed_dataset.index_file_path(self.prefix(out_dir, lang)))
+            meta.close()
+
+
+class SplitStats:
+    def __init__(self):
+        self.examples = 0
+        self.skipped = 0
+        self.targets_truncated = 0
+        self.records_cleaned = 0
+        self.source_tokens = 0
+        self.max_source_tokens = 0
+        self.passages_selected = 0
+        self.coverage_n = 0
+        self.rouge1 = 0.0
+        self.rouge2 = 0.0
+
+    def add(self, example: Dict, cleaned: bool) -> None:
+        meta = example["meta"]
+        self.examples += 1
+        self.records_cleaned += int(cleaned)
+        self.targets_truncated += int(meta["target_truncated"])
+        self.source_tokens += meta["n_source_tokens"]
+        self.max_source_tokens = max(self.max_source_tokens, meta["n_source_tokens"])
+        self.passages_selected += len(meta["passage_ids"])
+        if "rouge1_recall" in meta:
+            self.coverage_n += 1
+            self.rouge1 += meta["rouge1_recall"]
+            self.rouge2 += meta["rouge2_recall"]
+
+    def to_json(self) -> Dict:
+        n = max(self.examples, 1)
+        out = {
+            "examples": self.examples,
+            "skipped": self.skipped,
+            "targets_truncated": self.targets_truncated,
+            "records_cleaned": self.records_cleaned,
+            "mean_source_tokens": round(self.source_tokens / n, 3),
+            "max_source_tokens": self.max_source_tokens,
+            "mean_passages_selected": round(self.passages_selected / n, 3),
+        }
+        if self.coverage_n:
+            out["mean_rouge1_recall"] = round(self.rouge1 / self.coverage_n, 6)
+            out["mean_rouge2_recall"] = round(self.rouge2 / self.coverage_n, 6)
+        return out
+
+
+def _write_json_atomic(path: str, obj: object) -> None:
+    from summ_plugin.data.bpe import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def validate_config(config: PrepareConfig) -> None:
+    from summ_plugin import retrieval
+
+    if not config.inputs:
+        raise PrepareError("no input: give --input DIR or --train/--valid/--test files")
+    unknown = set(config.inputs) - set(SPLITS)
+    if unknown:
+        raise PrepareError(f"unknown split(s) {sorted(unknown)}; expected train, valid, test")
+    for split, path in config.inputs.items():
+        if not os.path.exists(path):
+            raise PrepareError(f"{path}: input file for split '{split}' not found")
+    for split in config.allow_missing_summary:
+        if split not in SPLITS:
+            raise PrepareError(f"--allow-missing-summary: unknown split '{split}'")
+        if split in ("train", "valid"):
+            raise PrepareError(f"--allow-missing-summary {split}: train and valid need summaries")
+    if config.on_bad_record not in ("error", "skip"):
+        raise PrepareError(f"--on-bad-record must be error or skip, got {config.on_bad_record!r}")
+    if config.max_source_positions <= RESERVED_TOKENS + SEPARATOR_TOKENS + 1:
+        raise PrepareError(f"--max-source-positions {config.max_source_positions} is too small")
+    if config.max_target_positions < 2:
+        raise PrepareError(f"--max-target-positions {config.max_target_positions} is too small")
+    if config.workers < 1:
+        raise PrepareError(f"--workers must be >= 1, got {config.workers}")
+    if config.shards < 1:
+        raise PrepareError(f"--shards must be >= 1, got {config.shards}")
+    available = list(retrieval.available_retrievers())
+    for split in config.inputs:
+        name, _ = config.retriever_for(split)
+        if name not in available:
+            raise PrepareError(f"unknown retriever '{name}' (available: {', '.join(available)})")
+        options = config.retriever_for(split)[1]
+        try:  # fail on bad --retriever-options now, not in a worker halfway through
+            built = retrieval.build_retriever(name, **options)
+        except (TypeError, ValueError, OSError) as err:
+            raise PrepareError(f"retriever '{name}' with options {json.dumps(options)}: {err}") from None
+        if getattr(built, "needs_reference", name == "oracle") and split != "train":
+            raise PrepareError(
+                f"retriever '{name}' reads the reference summary and is for training data only; "
+                f"split '{split}' needs another --retriever (use --train-retriever {name})"
+            )
+
+
+def _check_destination(dest: str, overwrite: bool) -> None:
+    if not os.path.exists(dest):
+        return
+    if not overwrite:
+        raise PrepareError(f"{dest}: already exists (pass --overwrite to replace it)")
+    if not os.path.isdir(dest):
+        raise PrepareError(f"{dest}: exists and is not a directory")
+    if os.listdir(dest) and not os.path.exists(os.path.join(dest, "prepare.json")):
+        # never delete a directory that summ-prepare did not write
+        raise PrepareError(f"{dest}: exists and is not a summ-prepare output (no prepare.json); refusing to replace it")
+
+
+def _publish(tmp: str, dest: str) -> None:
+    if os.path.exists(dest):
+        old = f"{dest}.old-{os.getpid()}"
+        os.rename(dest, old)
+        os.rename(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, dest)
+
+
+def shard_dirs(root: str, shards: int) -> List[str]:
+    return [root] if shards == 1 else [os.path.join(root, f"shard{k}") for k in range(shards)]
+
+
+def data_path(dest: str, shards: int) -> str:
+    """The DATA argument for fairseq-train: shards joined with ':' (fairseq's epoch sharding)."""
+    return ":".join(shard_dirs(dest, shards))
+
+
+def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_root: str, out_dirs: List[str], vocab_size: int) -> Dict:
+    path = config.inputs[split]
+    require_summary = split not in config.allow_missing_summary
+    name, options = config.retriever_for(split)
+    logger.info("%s: %s, retriever %s %s, %d worker(s)", split, path, name, json.dumps(options, sort_keys=True), config.workers)
+
+    items = with_duplicate_check(iter_split_records(path, config, split, require_summary))
+    tasks = ((split, chunk) for chunk in chunked(items, CHUNK_SIZE))
+    writer = SplitWriter(split, out_dirs, vocab_size)
+    stats = SplitStats()
+    skipped_path = os.path.join(out_root, f"{split}.skipped.jsonl")
+    skipped_file = None
+    results_stream = pool.imap(_process_chunk, tasks)
+    try:
+        with tqdm(desc=f"summ-prepare {split}", unit="doc", mininterval=1.0) as progress, closing(results_stream):
+            for result in (r for results in results_stream for r in results):
+                progress.update(1)
+                if result[0] == "ok":
+                    _, example, cleaned = result
+                    writer.add(example)
+                    stats.add(example, cleaned)
+                    continue
+                _, location, reason, record_id = result
+                if config.on_bad_record == "error":
+                    raise PrepareError(f"{location}: {reason}")
+                if skipped_file is None:
+                    skipped_file = open(skipped_path, "w", encoding="utf-8")
+                skipped_file.write(
+                    json.dumps({"location": location, "id": record_id, "reason": reason}, ensure_ascii=False) + "\n"
+                )
+                stats.skipped += 1
+    finally:
+        writer.close()
+        if skipped_file is not None:
+            skipped_file.close()
+    if stats.examples == 0:
+        raise PrepareError(f"{path}: no usable records for split '{split}'")
+    summary = stats.to_json()
+    summary.update({"input": os.path.abspath(path), "input_sha256": sha256_path(path), "retriever": name, "retriever_options": options})
+    logger.info(
+        "%s: %d examples, %d skipped%s, %d targets truncated to %d tokens, %d records cleaned "
+        "(control characters / long runs), mean source %.1f tokens (max %d), coverage R1 %.4f R2 %.4f",
+        split,
+        stats.examples,
+        stats.skipped,
+        f" (listed in {split}.skipped.jsonl)" if stats.skipped else "",
+        stats.targets_truncated,
+        config.max_target_positions,
+        stats.records_cleaned,
+        summary["mean_source_tokens"],
+        stats.max_source_tokens,
+        summary.get("mean_rouge1_recall", float("nan")),
+        summary.get("mean_rouge2_recall", float("nan")),
+    )
+    return summary
+
+
+def prepare_data_bin(config: PrepareConfig) -> str:
+    """Build the data-bin described by ``config``; return the data path for fairseq-train."""
+    from summ_plugin.data.bpe import BPEFileError, load_dictionary, load_gpt2_bpe
+
+    validate_config(config)
+    dest = os.path.abspath(config.destdir)
+    _check_destination(dest, config.overwrite)
+    try:
+        load_gpt2_bpe(config.encoder_json, config.vocab_bpe)  # fail before any work, naming the file
+        dictionary = load_dictionary(config.dict_path)
+    except BPEFileError as err:
+        raise PrepareError(str(err)) from None
+    logger.info(
+        "budget: max_source_positions %d (reserved %d, query separator %d), max_target_positions %d, split mode %s",
+        config.max_source_positions,
+        RESERVED_TOKENS,
+        SEPARATOR_TOKENS,
+        config.max_target_positions,
+        config.split_mode,
+    )
+    logger.info("dictionary %s: %d entries; %d worker(s); %d shard(s)", config.dict_path, len(dictionary), config.workers, config.shards)
+
+    tmp = f"{dest}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        dirs = shard_dirs(tmp, config.shards)
+        for out_dir in dirs:
+            os.makedirs(out_dir, exist_ok=True)
+            for lang in (SOURCE_LANG, TARGET_LANG):
+                shutil.copyfile(config.dict_path, os.path.join(out_dir, f"dict.{lang}.txt"))
+        splits = {}
+        with OrderedPool(config.workers, _init_worker, (config,)) as pool:
+            for split in SPLITS:
+                if split not in config.inputs:
+                    continue
+                # train is spread over the shards; valid/test go whole into the first and are copied
+                targets = dirs if split == "train" else dirs[:1]
+                splits[split] = _prepare_split(split, config, pool, tmp, targets, len(dictionary))
+            if split != "train":
+                for other in dirs[1:]:
+                    for name in os.listdir(dirs[0]):
+                        if name.startswith(split + "."):
+                            shutil.copyfile(os.path.join(dirs[0], name), os.path.join(other, name))
+        path = data_path(dest, config.shards)
+        manifest = {
+            "format_version": 1,
+            "options": config.to_json(),
+            "budget": {
+                "max_source_positions": config.max_source_positions,
+                "reserved_tokens": RESERVED_TOKENS,
+                "separator_tokens": SEPARATOR_TOKENS,
+                "max_target_positions": config.max_target_positions,
+            },
+            "dictionary_size": len(dictionary),
+            "files_sha256": {
+                "encoder_json": sha256_path(config.encoder_json),
+                "vocab_bpe": sha256_path(config.vocab_bpe),
+                "dict": sha256_path(config.dict_path),
+            },
+            "shards": config.shards,
+            "data_path": path,
+            "splits": splits,
+        }
+        # last file written: its presence marks a complete data-bin
+        _write_json_atomic(os.path.join(tmp, "prepare.json"), manifest)
+        _publish(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("wrote %s; fairseq-train data path: %s", dest, path)
+    return path
+
+
+def convert_only(config: PrepareConfig, out_path: str) -> int:
+    """Write the canonical JSONL of the one input (any format) and return the record count."""
+    if len(config.inputs) != 1:
+        raise PrepareError(f"--convert-only takes exactly one input, got {len(config.inputs)} ({', '.join(config.inputs)})")
+    ((split, path),) = config.inputs.items()
+    require_summary = split not in config.allow_missing_summary
+    skipped: List[BadRecordError] = []
+
+    def good_records():
+        for item in with_duplicate_check(iter_split_records(path, config, split, require_summary)):
+            if isinstance(item, BadRecordError):
+                if config.on_bad_record == "error":
+                    raise PrepareError(f"{item.location}: {item.reason}")
+                skipped.append(item)
+                continue
+            yield item
+
+    count = write_canonical_jsonl(good_records(), out_path)
+    if skipped:
+        logger.info("skipped %d bad records (first: %s: %s)", len(skipped), skipped[0].location, skipped[0].reason)
+    return count

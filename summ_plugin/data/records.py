@@ -1,0 +1,154 @@
+"""The one internal record format, and reading it from JSONL. No fairseq import.
+
+Every input layout (JSONL with configurable field names, CSV, Parquet, CNN/DM stories)
+ends up as a stream of :class:`Record`; retrieval and binarization only ever see these.
+Errors name the file and line (or row) so that a user can fix the input.
+"""
+import json
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Tuple
+
+
+class BadRecordError(ValueError):
+    """A raw record that cannot be used; ``location`` is ``file:line`` (or ``file:row N``)."""
+
+    def __init__(self, location: str, reason: str, record_id: Optional[str] = None):
+        self.location = location
+        self.reason = reason
+        self.record_id = record_id
+        super().__init__(f"{location}: {reason}")
+
+
+@dataclass
+class FieldNames:
+    """Which keys of a raw object hold which part of a record."""
+
+    id: str = "id"
+    document: str = "document"
+    documents: str = "documents"
+    query: str = "query"
+    summary: str = "summary"
+    title: str = "title"
+
+
+@dataclass
+class Record:
+    id: str
+    documents: List[str]
+    summary: Optional[str] = None
+    query: Optional[str] = None
+    title: Optional[str] = None
+    # where it came from, e.g. "data/train.jsonl:17"; used in error messages and skip lists
+    location: str = field(default="", compare=False)
+
+    def to_json(self) -> Dict:
+        out = {"id": self.id}
+        if len(self.documents) == 1:
+            out["document"] = self.documents[0]
+        else:
+            out["documents"] = list(self.documents)
+        for key in ("query", "title", "summary"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+def _optional_text(obj: Dict, key: str, location: str) -> Optional[str]:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRecordError(location, f"field '{key}' must be a string, got {type(value).__name__}")
+    return value
+
+
+def record_from_dict(
+    obj: object,
+    location: str,
+    fields: FieldNames = FieldNames(),
+    require_summary: bool = True,
+) -> Record:
+    """Validate one decoded raw object and turn it into a :class:`Record`."""
+    if not isinstance(obj, dict):
+        raise BadRecordError(location, f"expected a JSON object, got {type(obj).__name__}")
+    if fields.id not in obj:
+        raise BadRecordError(location, f"missing field '{fields.id}'")
+    raw_id = obj[fields.id]
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        raise BadRecordError(location, f"field '{fields.id}' must be a string or integer")
+    rid = str(raw_id)
+    if not rid.strip():
+        raise BadRecordError(location, f"field '{fields.id}' is empty")
+
+    if fields.documents in obj and obj[fields.documents] is not None:
+        docs = obj[fields.documents]
+        if not isinstance(docs, list) or not all(isinstance(d, str) for d in docs):
+            raise BadRecordError(location, f"field '{fields.documents}' must be a list of strings", rid)
+    elif fields.document in obj and obj[fields.document] is not None:
+        doc = obj[fields.document]
+        if not isinstance(doc, str):
+            raise BadRecordError(location, f"field '{fields.document}' must be a string", rid)
+        docs = [doc]
+    else:
+        raise BadRecordError(location, f"missing field '{fields.document}' (or '{fields.documents}')", rid)
+    if not any(d.strip() for d in docs):
+        raise BadRecordError(location, "empty document", rid)
+
+    try:
+        summary = _optional_text(obj, fields.summary, location)
+        query = _optional_text(obj, fields.query, location)
+        title = _optional_text(obj, fields.title, location)
+    except BadRecordError as err:
+        err.record_id = rid
+        raise
+    if require_summary:
+        if summary is None:
+            raise BadRecordError(location, f"missing field '{fields.summary}'", rid)
+        if not summary.strip():
+            raise BadRecordError(location, "empty summary", rid)
+    if query is not None and not query.strip():
+        query = None
+    return Record(id=rid, documents=docs, summary=summary, query=query, title=title, location=location)
+
+
+def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
+    """Yield ``(location, decoded object)`` for each non-blank line of a JSONL file.
+
+    Invalid UTF-8 and malformed JSON raise :class:`BadRecordError` naming the line; the
+    caller decides whether to stop or skip (the stream goes on after a bad line).
+    """
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            location = f"{path}:{line_no}"
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                yield location, BadRecordError(location, f"invalid UTF-8 at byte {err.start}")
+                continue
+            if not text.strip():
+                continue
+            try:
+                yield location, json.loads(text)
+            except (json.JSONDecodeError, RecursionError) as err:
+                reason = f"malformed JSON: {err.msg}" if isinstance(err, json.JSONDecodeError) else "JSON nested too deeply"
+                yield location, BadRecordError(location, reason)
+
+
+def iter_jsonl_records(
+    path: str, fields: FieldNames = FieldNames(), require_summary: bool = True
+) -> Iterator[object]:
+    """Yield a :class:`Record` or a :class:`BadRecordError` for each line of a JSONL file.
+
+    Errors are yielded, not raised, so that ``--on-bad-record skip`` can count them and go
+    on while ``error`` stops at the first one; duplicate ids are the caller's check since
+    they span the whole split.
+    """
+    for location, obj in iter_jsonl_objects(path):
+        if isinstance(obj, BadRecordError):
+            yield obj
+            continue
+        try:
+            yield record_from_dict(obj, location, fields, require_summary)
+        except BadRecordError as err:
+            yield err

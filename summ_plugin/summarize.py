@@ -1,0 +1,215 @@
+"""Inference on raw documents: the same retrieval as training data, then BART generation.
+
+Each record goes through ``ExampleEncoder.encode_example`` (the function summ-prepare uses),
+so a document is cut, scored and budgeted exactly as the model saw it in training; the
+selected source is batched and decoded with fairseq's SequenceGenerator.
+"""
+import json
+import logging
+import os
+from argparse import Namespace
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional
+
+import torch
+from fairseq import checkpoint_utils, utils
+from fairseq.data import encoders
+from tqdm import tqdm
+
+from .data.prepare import ExampleEncoder, PrepareConfig, clean_record
+from .data.records import BadRecordError, FieldNames
+from .data.formats import iter_input_records
+from .tasks.rouge_eval import decode_tokens
+
+logger = logging.getLogger(__name__)
+
+
+class SummarizeError(Exception):
+    """A user error: the CLI prints it as one line."""
+
+
+@dataclass
+class GenerationOptions:
+    """fairseq's generation options, with its defaults."""
+
+    beam: int = 4
+    lenpen: float = 1.0
+    max_len_a: float = 0.0
+    max_len_b: int = 200
+    min_len: int = 1
+    no_repeat_ngram_size: int = 0
+
+
+@dataclass
+class SummarizeConfig:
+    checkpoint: str
+    input: str
+    output: str
+    data_bin: Optional[str] = None
+    encoder_json: Optional[str] = None
+    vocab_bpe: Optional[str] = None
+    retriever: Optional[str] = None
+    retriever_options: Optional[Dict] = None
+    split_mode: Optional[str] = None
+    input_format: str = "auto"
+    fields: Optional[FieldNames] = None
+    batch_size: int = 8
+    cpu: bool = False
+    fp16: bool = False
+    on_bad_record: str = "error"
+    generation: GenerationOptions = field(default_factory=GenerationOptions)
+
+
+def _read_prepare_json(data_bin: str) -> Dict:
+    path = os.path.join(data_bin, "prepare.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def resolve_inference_settings(config: SummarizeConfig, task_cfg) -> Dict:
+    """Fill what the user did not give from the data-bin the model was trained on:
+    its dictionary, its BPE files, and the retriever it used for valid/test."""
+    data_bin = config.data_bin or utils.split_paths(task_cfg.data)[0]
+    dict_path = os.path.join(data_bin, "dict.source.txt")
+    if not os.path.isfile(dict_path):
+        raise SummarizeError(
+            f"{dict_path} not found: give --data-bin, the data-bin (or a directory holding dict.source.txt) "
+            "the model was trained on"
+        )
+    prepared_options = _read_prepare_json(data_bin).get("options", {})
+    settings = {
+        "data_bin": data_bin,
+        "dict_path": dict_path,
+        "encoder_json": config.encoder_json or getattr(task_cfg, "encoder_json", None)
+        or prepared_options.get("encoder_json") or os.path.join(data_bin, "encoder.json"),
+        "vocab_bpe": config.vocab_bpe or getattr(task_cfg, "vocab_bpe", None)
+        or prepared_options.get("vocab_bpe") or os.path.join(data_bin, "vocab.bpe"),
+        "retriever": config.retriever or prepared_options.get("retriever") or getattr(task_cfg, "retriever", "bm25"),
+        "retriever_options": config.retriever_options
+        if config.retriever_options is not None
+        else prepared_options.get("retriever_options", {}),
+        "split_mode": config.split_mode or prepared_options.get("split_mode") or "sentence",
+        # the budget the training data was prepared with, capped by what the model accepts
+        "max_source_positions": min(
+            int(prepared_options.get("max_source_positions") or task_cfg.max_source_positions),
+            int(task_cfg.max_source_positions),
+        ),
+    }
+    for key in ("encoder_json", "vocab_bpe"):
+        if not os.path.isfile(settings[key]):
+            raise SummarizeError(f"{settings[key]} not found: give --{key.replace('_', '-')}")
+    return settings
+
+
+def load_model(config: SummarizeConfig):
+    if not os.path.isfile(config.checkpoint):
+        raise SummarizeError(f"{config.checkpoint}: checkpoint not found")
+    overrides = {"data": config.data_bin} if config.data_bin else {}
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([config.checkpoint], arg_overrides=overrides)
+    use_cuda = torch.cuda.is_available() and not config.cpu
+    for model in models:
+        model.eval()
+        if config.fp16 and use_cuda:
+            model.half()
+        if use_cuda:
+            model.cuda()
+    return models, cfg, task, use_cuda
+
+
+def _batches(items: Iterator, size: int) -> Iterator[List]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
+    """Summarize every record of ``config.input`` into ``config.output`` (JSONL, atomic)."""
+    models, cfg, task, use_cuda = load_model(config)
+    settings = resolve_inference_settings(config, cfg.task)
+    logger.info(
+        "retriever %s (options %s), split mode %s, source budget %d tokens; beam %d lenpen %s max_len_b %d min_len %d",
+        settings["retriever"], settings["retriever_options"], settings["split_mode"],
+        settings["max_source_positions"], config.generation.beam, config.generation.lenpen,
+        config.generation.max_len_b, config.generation.min_len,
+    )
+    encoder = ExampleEncoder(PrepareConfig(
+        destdir="", encoder_json=settings["encoder_json"], vocab_bpe=settings["vocab_bpe"],
+        dict_path=settings["dict_path"], retriever=settings["retriever"],
+        retriever_options=settings["retriever_options"], split_mode=settings["split_mode"],
+        max_source_positions=settings["max_source_positions"],
+    ))
+    generator = task.build_generator(models, Namespace(**vars(config.generation)))
+    bpe = encoders.build_bpe(
+        Namespace(bpe="gpt2", gpt2_encoder_json=settings["encoder_json"], gpt2_vocab_bpe=settings["vocab_bpe"])
+    )
+    counts = {"summarized": 0, "skipped": 0}
+
+    def encoded_records():
+        seen = set()
+        records = iter_input_records(config.input, config.input_format, config.fields, require_summary=False)
+        for item in records:
+            if isinstance(item, BadRecordError) or item.id in seen:
+                err = item if isinstance(item, BadRecordError) else BadRecordError(item.location, f"duplicate id '{item.id}'", item.id)
+                if config.on_bad_record == "error":
+                    raise SummarizeError(str(err))
+                counts["skipped"] += 1
+                logger.warning("skipping %s", err)
+                continue
+            seen.add(item.id)
+            record, _ = clean_record(item)
+            try:
+                example = encoder.encode_example(record, split="test")
+            except BadRecordError as err:
+                if config.on_bad_record == "error":
+                    raise SummarizeError(str(err)) from None
+                counts["skipped"] += 1
+                logger.warning("skipping %s", err)
+                continue
+            yield record, example
+
+    out_dir = os.path.dirname(os.path.abspath(config.output))
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = f"{config.output}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as out, tqdm(desc="summ-summarize", unit="doc") as progress:
+            for batch in _batches(encoded_records(), config.batch_size):
+                summaries = generate_summaries(task, generator, models, bpe, [ex["source"] for _, ex in batch], use_cuda)
+                for (record, example), summary in zip(batch, summaries):
+                    meta = example["meta"]
+                    out.write(json.dumps({
+                        "id": record.id,
+                        "summary": summary,
+                        "retriever": meta["retriever"],
+                        "passage_ids": meta["passage_ids"],
+                        "n_source_tokens": meta["n_source_tokens"],
+                    }, ensure_ascii=False) + "\n")
+                counts["summarized"] += len(batch)
+                progress.update(len(batch))
+        os.replace(tmp, config.output)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return counts
+
+
+def generate_summaries(task, generator, models, bpe, sources: List[List[int]], use_cuda: bool) -> List[str]:
+    """Beam search over one batch of source id lists; summaries in the order of ``sources``."""
+    tokens = [torch.tensor(src, dtype=torch.long) for src in sources]
+    dataset = task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
+    sample = dataset.collater([dataset[i] for i in range(len(dataset))])
+    if use_cuda:
+        sample = utils.move_to_cuda(sample)
+    with torch.no_grad():
+        hypos = task.inference_step(generator, models, sample)
+    summaries = [""] * len(sources)
+    for i, sample_id in enumerate(sample["id"].tolist()):
+        summaries[sample_id] = decode_tokens(task.target_dictionary, bpe, hypos[i][0]["tokens"])
+    return summaries
+

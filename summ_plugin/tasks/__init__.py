@@ -1,0 +1,1 @@
+from . import retrieve_summarize  # noqa: F401  (registers the task)

@@ -1,0 +1,66 @@
+"""DATA may be a raw directory of JSONL splits: prepare it once into a cached data-bin.
+
+Every rank of a distributed run calls this; the cache takes a file lock, so one process
+prepares while the others wait and then reuse the published data-bin.
+"""
+import json
+import logging
+import os
+
+from fairseq import utils
+
+logger = logging.getLogger(__name__)
+
+RAW_SPLIT_FILES = ("train.jsonl", "valid.jsonl")
+
+
+def is_raw_directory(path: str) -> bool:
+    """A directory with JSONL splits and no binarized dictionaries is raw input."""
+    return (
+        os.path.isdir(path)
+        and any(os.path.isfile(os.path.join(path, name)) for name in RAW_SPLIT_FILES)
+        and not any(name.startswith("dict.") and name != "dict.txt" for name in os.listdir(path))
+    )
+
+
+def raw_prepare_options(cfg) -> dict:
+    raw_dir = utils.split_paths(cfg.data)[0]
+    try:
+        retriever_options = json.loads(cfg.retriever_options or "{}")
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--retriever-options is not valid JSON: {err}") from None
+    return {
+        "retriever": cfg.retriever,
+        "train_retriever": cfg.train_retriever or cfg.retriever,
+        "retriever_options": retriever_options,
+        "split_mode": cfg.split_mode,
+        "max_source_positions": cfg.max_source_positions,
+        "max_target_positions": cfg.max_target_positions,
+        "encoder_json": cfg.encoder_json or os.path.join(raw_dir, "encoder.json"),
+        "vocab_bpe": cfg.vocab_bpe or os.path.join(raw_dir, "vocab.bpe"),
+        "dict": cfg.dict_path or os.path.join(raw_dir, "dict.txt"),
+        "workers": cfg.prepare_workers,
+    }
+
+
+def resolve_data_path(cfg) -> str:
+    """Return the data-bin path to train on: DATA itself, or the cached preparation of it."""
+    paths = utils.split_paths(cfg.data)
+    if len(paths) != 1 or not is_raw_directory(paths[0]):
+        return cfg.data
+    from ..data.cache import prepare_cached
+
+    options = raw_prepare_options(cfg)
+    logger.info(
+        "%s is a raw directory: preparing with retriever=%s (train: %s), max_source_positions=%d",
+        paths[0], options["retriever"], options["train_retriever"], options["max_source_positions"],
+    )
+    data_bin = prepare_cached(paths[0], options, cache_root=cfg.raw_cache_dir)
+    logger.info("training on the prepared data-bin %s", data_bin)
+    return data_bin
+
+
+def split_data_path(data: str, epoch: int) -> str:
+    """The shard fairseq reads in this epoch (its own rule in TranslationTask.load_dataset)."""
+    paths = utils.split_paths(data)
+    return paths[(epoch - 1) % len(paths)]

@@ -1,0 +1,164 @@
+"""``retrieve_summarize``: fairseq's translation task for BART summarization, plus
+
+* raw data directories (``train.jsonl``/``valid.jsonl``) prepared on first use by the same
+  retrieval path as ``summ-prepare``, cached by options and input content;
+* ``--eval-rouge``: ROUGE-1/2/L/Lsum during validation, aggregated exactly across batches
+  and workers, usable as ``--best-checkpoint-metric rougeL``;
+* the bart.base / bart.large vocabulary fix when a checkpoint is restored;
+* optional support weighting (per-sample weights from retrieval coverage).
+"""
+import json
+import logging
+from argparse import Namespace
+from dataclasses import dataclass, field
+from typing import Optional
+
+from fairseq.dataclass import ChoiceEnum
+from fairseq.tasks.translation import TranslationConfig, TranslationTask
+
+from ..registry import register_task_once
+from . import raw_data, rouge_eval, support_weights
+
+logger = logging.getLogger(__name__)
+
+VOCAB_FIX_CHOICES = ChoiceEnum(["resize", "error"])
+
+
+@dataclass
+class RetrieveSummarizeConfig(TranslationConfig):
+    # BART summarization data-bins name their sides "source" and "target" (fairseq's recipe).
+    source_lang: Optional[str] = field(
+        default="source", metadata={"help": "source side name in the data-bin", "argparse_alias": "-s"}
+    )
+    target_lang: Optional[str] = field(
+        default="target", metadata={"help": "target side name in the data-bin", "argparse_alias": "-t"}
+    )
+    # --- raw data directories ------------------------------------------------------------
+    retriever: str = field(
+        default="bm25",
+        metadata={"help": "retriever for valid/test (and train unless --train-retriever) when DATA is a raw directory"},
+    )
+    train_retriever: Optional[str] = field(
+        default=None, metadata={"help": "retriever for the train split of a raw directory (e.g. oracle)"}
+    )
+    retriever_options: str = field(
+        default="{}", metadata={"help": "JSON options for the retrievers (e.g. '{\"k1\": 1.2}')"}
+    )
+    split_mode: str = field(
+        default="sentence", metadata={"help": "passage splitting for raw data: sentence, paragraph or window"}
+    )
+    encoder_json: Optional[str] = field(
+        default=None,
+        metadata={"help": "GPT-2 BPE encoder.json (raw data and --eval-rouge); default: DATA/encoder.json"},
+    )
+    vocab_bpe: Optional[str] = field(
+        default=None, metadata={"help": "GPT-2 BPE vocab.bpe; default: DATA/vocab.bpe"}
+    )
+    dict_path: Optional[str] = field(
+        default=None, metadata={"help": "dict.txt for raw data; default: DATA/dict.txt"}
+    )
+    raw_cache_dir: Optional[str] = field(
+        default=None, metadata={"help": "where prepared raw data is cached (default DATA/.summ_cache)"}
+    )
+    prepare_workers: int = field(default=1, metadata={"help": "worker processes when preparing raw data"})
+    # --- checkpoints -----------------------------------------------------------------------
+    vocab_fix: VOCAB_FIX_CHOICES = field(
+        default="resize",
+        metadata={
+            "help": "when a restored checkpoint's embedding rows differ from the dictionary: "
+            "'resize' them in memory with a warning (bart.base with a GPT-2 dict) or raise an 'error'"
+        },
+    )
+    # --- ROUGE during validation --------------------------------------------------------------
+    eval_rouge: bool = field(default=False, metadata={"help": "generate and score ROUGE during validation"})
+    eval_rouge_args: str = field(
+        default="{}",
+        metadata={"help": "JSON generation args for --eval-rouge, e.g. '{\"beam\": 4, \"lenpen\": 2.0, "
+                  "\"max_len_b\": 140, \"min_len\": 55, \"no_repeat_ngram_size\": 3}'"},
+    )
+    eval_rouge_print_samples: bool = field(
+        default=False, metadata={"help": "log a few hypothesis/reference pairs during validation"}
+    )
+    # --- support weighting -----------------------------------------------------------------------
+    support_weighting: bool = field(
+        default=False,
+        metadata={"help": "weight each training pair by its retrieval coverage (from {split}.meta.jsonl)"},
+    )
+    support_weighting_power: float = field(
+        default=1.0, metadata={"help": "weight = coverage ** power, normalised to mean 1 over the split"}
+    )
+    support_weighting_floor: float = field(
+        default=0.1, metadata={"help": "lowest weight a pair can get (before normalisation)"}
+    )
+
+
+@register_task_once("retrieve_summarize", dataclass=RetrieveSummarizeConfig)
+class RetrieveSummarizeTask(TranslationTask):
+    cfg: RetrieveSummarizeConfig
+
+    def __init__(self, cfg: RetrieveSummarizeConfig, src_dict, tgt_dict):
+        super().__init__(cfg, src_dict, tgt_dict)
+        self.bpe = None
+        self.sequence_generator = None
+        self._warned_batch_multiple = False
+
+    @classmethod
+    def setup_task(cls, cfg: RetrieveSummarizeConfig, **kwargs):
+        # A raw directory becomes a cached data-bin before the dictionaries are read.
+        cfg.data = raw_data.resolve_data_path(cfg)
+        return super().setup_task(cfg, **kwargs)
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        super().load_dataset(split, epoch=epoch, combine=combine, **kwargs)
+        if self.cfg.support_weighting and split == self.cfg.train_subset:
+            data_path = raw_data.split_data_path(self.cfg.data, epoch)
+            weights = support_weights.load_support_weights(
+                data_path, split, len(self.datasets[split]),
+                power=self.cfg.support_weighting_power, floor=self.cfg.support_weighting_floor,
+            )
+            self.datasets[split] = support_weights.SampleWeightsDataset(self.datasets[split], weights)
+
+    def get_batch_iterator(self, dataset, *args, required_batch_size_multiple=1, **kwargs):
+        # fairseq's batch_by_size drops the last batch when its size is not a multiple of
+        # --required-batch-size-multiple (default 8): validation ROUGE and fairseq-generate
+        # would silently skip up to 7 examples (all of them in a set smaller than 8).
+        # Only training batches keep the user's multiple.
+        if required_batch_size_multiple > 1 and dataset is not self.datasets.get(self.cfg.train_subset):
+            if not self._warned_batch_multiple:
+                logger.info(
+                    "using required_batch_size_multiple=1 instead of %d outside training, so that "
+                    "no evaluation example is dropped", required_batch_size_multiple,
+                )
+                self._warned_batch_multiple = True
+            required_batch_size_multiple = 1
+        return super().get_batch_iterator(
+            dataset, *args, required_batch_size_multiple=required_batch_size_multiple, **kwargs
+        )
+
+    def build_model(self, cfg, from_checkpoint=False):
+        # Not TranslationTask.build_model: its eval-bleu set-up is of no use here.
+        model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
+        from ..vocab_fix import install_vocab_fix_hook
+
+        install_vocab_fix_hook(model, self.source_dictionary, strict=self.cfg.vocab_fix == "error")
+        if self.cfg.eval_rouge:
+            self.bpe = rouge_eval.build_gpt2_bpe(self.cfg)
+            gen_args = json.loads(self.cfg.eval_rouge_args)
+            self.sequence_generator = self.build_generator([model], Namespace(**gen_args))
+        return model
+
+    def valid_step(self, sample, model, criterion):
+        loss, sample_size, logging_output = super(TranslationTask, self).valid_step(sample, model, criterion)
+        if self.cfg.eval_rouge:
+            hyps, refs = rouge_eval.generate_and_decode(self, self.sequence_generator, sample, model)
+            if self.cfg.eval_rouge_print_samples:
+                for hyp, ref in list(zip(hyps, refs))[:2]:
+                    logger.info("example hypothesis: %s", hyp)
+                    logger.info("example reference: %s", ref)
+            logging_output.update(rouge_eval.rouge_logging_output(hyps, refs))
+        return loss, sample_size, logging_output
+
+    def reduce_metrics(self, logging_outputs, criterion):
+        super(TranslationTask, self).reduce_metrics(logging_outputs, criterion)
+        if self.cfg.eval_rouge:
+            rouge_eval.reduce_rouge_metrics(logging_outputs)

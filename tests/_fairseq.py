@@ -1,0 +1,47 @@
+"""Running real fairseq console scripts (fairseq-train, fairseq-generate, ...) in tests."""
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PLUGIN_DIR = os.path.join(REPO, "summ_plugin")
+BIN = os.path.dirname(sys.executable)
+
+# A bart_base-architecture model small enough to train in seconds on 2 CPU cores.
+TINY_BART = [
+    "--arch", "bart_base", "--encoder-layers", "1", "--decoder-layers", "1",
+    "--encoder-embed-dim", "16", "--decoder-embed-dim", "16",
+    "--encoder-ffn-embed-dim", "32", "--decoder-ffn-embed-dim", "32",
+    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
+    "--share-all-embeddings", "--dropout", "0.0", "--attention-dropout", "0.0",
+]
+TRAIN_COMMON = [
+    "--cpu", "--seed", "1", "--num-workers", "0", "--max-tokens", "2048",
+    "--optimizer", "adam", "--lr", "1e-3", "--required-batch-size-multiple", "1",
+    "--no-progress-bar", "--log-interval", "1", "--log-format", "json",
+]
+
+
+def script(name):
+    return os.path.join(BIN, name)
+
+
+def run(cmd, cwd=None, env=None, check=True, timeout=600):
+    """Run a command, returning its combined output; fail the test with the output on error."""
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    full_env["PATH"] = BIN + os.pathsep + full_env.get("PATH", "")
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{proc.stdout[-6000:]}")
+    return proc.stdout if check else proc
+
+
+def fairseq_train(data, save_dir, *extra, user_dir=PLUGIN_DIR, cwd=None, check=True):
+    cmd = [script("fairseq-train"), data, "--user-dir", user_dir, "--task", "retrieve_summarize",
+           "--criterion", "summarization_cross_entropy", "--label-smoothing", "0.1",
+           *TINY_BART, *TRAIN_COMMON, "--save-dir", save_dir, *extra]
+    return run(cmd, cwd=cwd, check=check)

@@ -1,0 +1,36 @@
+"""Session fixtures: a tiny GPT-2-format BPE and a data-bin made by summ-prepare from it."""
+import os
+import shutil
+
+import pytest
+
+from tests._prepare_fixtures import build_vocab, make_raw_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_vocab(tmp_path_factory):
+    """encoder.json, vocab.bpe (byte-level BPE in GPT-2 format) and dict.txt."""
+    return build_vocab(str(tmp_path_factory.mktemp("vocab")))
+
+
+@pytest.fixture(scope="session")
+def tiny_raw_dir(tmp_path_factory, tiny_vocab):
+    """train/valid/test JSONL plus the BPE files and dict.txt, as the task's raw mode wants them."""
+    root = make_raw_dir(str(tmp_path_factory.mktemp("raw")), n_train=24, n_valid=6, n_test=4, with_query=True)
+    for key, name in (("encoder_json", "encoder.json"), ("vocab_bpe", "vocab.bpe"), ("dict", "dict.txt")):
+        shutil.copyfile(tiny_vocab[key], os.path.join(root, name))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_data_bin(tmp_path_factory, tiny_vocab, tiny_raw_dir):
+    """A data-bin prepared with bm25 (oracle for train) under a 96-token source budget."""
+    from summ_plugin.data.prepare import PrepareConfig, find_split_inputs, prepare_data_bin
+
+    dest = os.path.join(str(tmp_path_factory.mktemp("bin")), "data-bin")
+    config = PrepareConfig(
+        destdir=dest, encoder_json=tiny_vocab["encoder_json"], vocab_bpe=tiny_vocab["vocab_bpe"],
+        dict_path=tiny_vocab["dict"], inputs=find_split_inputs(tiny_raw_dir), retriever="bm25",
+        train_retriever="oracle", max_source_positions=96, max_target_positions=64,
+    )
+    return prepare_data_bin(config)

@@ -1,0 +1,94 @@
+"""Real fairseq-train / fairseq-hydra-train / fairseq-generate processes through the plugin."""
+import json
+import os
+import re
+
+from tests._fairseq import PLUGIN_DIR, REPO, fairseq_train, run, script
+
+
+def json_log_lines(output, tag):
+    """The JSON stats fairseq logs for one tag ('train', 'valid', 'train_inner')."""
+    stats = []
+    for line in output.splitlines():
+        match = re.search(r"\| %s \| (\{.*\})\s*$" % re.escape(tag), line)
+        if match:
+            stats.append(json.loads(match.group(1)))
+    return stats
+
+
+def test_train_stop_resume_and_generate(tiny_data_bin, tiny_vocab, tmp_path):
+    save = str(tmp_path / "ckpt")
+    # relative --user-dir, as a user in a checkout would type it
+    out = fairseq_train(tiny_data_bin, save, "--max-update", "3", user_dir="summ_plugin", cwd=REPO)
+    assert "task: RetrieveSummarizeTask" in out
+    assert "criterion: SummarizationCrossEntropyCriterion" in out
+    assert os.path.isfile(os.path.join(save, "checkpoint_last.pt"))
+    first = json_log_lines(out, "train_inner")
+    assert [s["num_updates"] for s in first] == ["1", "2", "3"]
+    assert all("accuracy" in s for s in first)
+
+    # same command, more updates: resumes from checkpoint_last.pt (torch >= 2.6 safe loading)
+    out = fairseq_train(tiny_data_bin, save, "--max-update", "5")
+    assert re.search(r"Loaded checkpoint .*checkpoint_last\.pt \(epoch \d+ @ 3 updates\)", out), out[-3000:]
+    resumed = json_log_lines(out, "train_inner")
+    assert [s["num_updates"] for s in resumed] == ["4", "5"]
+
+    gen = run([
+        script("fairseq-generate"), tiny_data_bin, "--user-dir", PLUGIN_DIR, "--task", "retrieve_summarize",
+        "--path", os.path.join(save, "checkpoint_last.pt"), "--gen-subset", "valid", "--cpu",
+        "--beam", "2", "--max-len-b", "20", "--batch-size", "4",
+        "--bpe", "gpt2", "--gpt2-encoder-json", tiny_vocab["encoder_json"], "--gpt2-vocab-bpe", tiny_vocab["vocab_bpe"],
+    ])
+    hyps = [line for line in gen.splitlines() if line.startswith("H-")]
+    detok = [line for line in gen.splitlines() if line.startswith("D-")]
+    assert len(hyps) == 6 and len(detok) == 6
+
+
+def test_eval_rouge_keeps_best_checkpoint_by_rouge_l(tiny_data_bin, tiny_vocab, tmp_path):
+    save = str(tmp_path / "ckpt")
+    out = fairseq_train(
+        tiny_data_bin, save, "--max-update", "4", "--validate-interval-updates", "2",
+        "--eval-rouge", "--eval-rouge-args", '{"beam": 1, "max_len_b": 16}', "--eval-rouge-print-samples",
+        "--encoder-json", tiny_vocab["encoder_json"], "--vocab-bpe", tiny_vocab["vocab_bpe"],
+        "--best-checkpoint-metric", "rougeL", "--maximize-best-checkpoint-metric",
+    )
+    valid = json_log_lines(out, "valid")
+    assert len(valid) >= 2
+    for stats in valid:
+        for key in ("valid_rouge1", "valid_rouge2", "valid_rougeL", "valid_rougeLsum"):
+            assert key in stats, stats
+            assert 0.0 <= float(stats[key]) <= 100.0
+    # fairseq adds best_<metric> once a checkpoint has been kept by that metric
+    assert float(valid[-1]["valid_best_rougeL"]) == max(float(s["valid_rougeL"]) for s in valid)
+    assert "example hypothesis:" in out and "example reference:" in out
+    assert os.path.isfile(os.path.join(save, "checkpoint_best.pt"))
+
+
+def test_hydra_train_with_tiny_config(tiny_data_bin, tmp_path):
+    save = tmp_path / "hydra_ckpt"
+    out = run([
+        script("fairseq-hydra-train"), "--config-dir", os.path.join(REPO, "conf"), "--config-name", "tiny",
+        f"task.data={tiny_data_bin}", f"common.user_dir={PLUGIN_DIR}", f"checkpoint.save_dir={save}",
+        "optimization.max_update=3", "model.encoder_embed_dim=16", "model.decoder_embed_dim=16",
+    ], cwd=str(tmp_path))
+    assert "RetrieveSummarizeTask" in out and "SummarizationCrossEntropyCriterion" in out
+    assert "num_updates: 3 >= max_update: 3" in out
+    assert (save / "checkpoint_last.pt").is_file()
+
+
+def test_raw_directory_is_prepared_once_and_reused(tiny_raw_dir, tmp_path):
+    cache = str(tmp_path / "cache")
+    args = ["--max-update", "1", "--max-source-positions", "96", "--max-target-positions", "64",
+            "--retriever", "bm25", "--raw-cache-dir", cache]
+    out = fairseq_train(tiny_raw_dir, str(tmp_path / "a"), *args)
+    assert "is a raw directory: preparing with retriever=bm25" in out
+    assert os.path.isfile(os.path.join(tmp_path / "a", "checkpoint_last.pt"))
+    prepared = [d for d in os.listdir(cache) if not d.startswith(".")]
+    out = fairseq_train(tiny_raw_dir, str(tmp_path / "b"), *args)
+    assert [d for d in os.listdir(cache) if not d.startswith(".")] == prepared
+    assert "reus" in out.lower()
+
+
+def test_support_weighting_trains_on_coverage_weights(tiny_data_bin, tmp_path):
+    out = fairseq_train(tiny_data_bin, str(tmp_path / "w"), "--max-update", "2", "--support-weighting")
+    assert [s["num_updates"] for s in json_log_lines(out, "train_inner")] == ["1", "2"]
