@@ -17,7 +17,15 @@ Importing this module instead
   (fairseq issue 5603), and fairseq's ``_TensorPlaceholder`` (distributed state broadcast);
 * makes ``fairseq.checkpoint_utils`` call ``torch.load`` with ``weights_only=True`` always,
   even when ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set, and turns a refusal into an
-  :class:`UnsafeCheckpointError` that names the file and the offending globals.
+  :class:`UnsafeCheckpointError` that names the file and the offending globals;
+* turns a truncated or corrupt file into a :class:`CorruptCheckpointError` naming it;
+* makes fairseq's copy of a freshly saved checkpoint to ``checkpoint_last.pt`` (and
+  ``checkpoint_best.pt``) atomic: fairseq writes the first file via ``.tmp`` + rename but
+  copies it to the others with ``shutil.copyfile``, so a crash during that copy would leave a
+  truncated ``checkpoint_last.pt`` for the next run to resume from;
+* makes these errors (and :class:`summ_plugin.vocab_fix.VocabFixError`) end a console
+  script with one ``error:`` line instead of a traceback, even where fairseq re-raises them
+  wrapped in its own generic exception.
 
 :func:`load_checkpoint_safely` is the same loading for code outside fairseq.
 """
@@ -28,7 +36,12 @@ import logging
 import os
 import pickle
 import re
+import shutil
+import struct
+import sys
+import tempfile
 import types
+import zipfile
 import typing
 import warnings
 from typing import Any, List, Optional, Tuple, Union
@@ -50,6 +63,10 @@ _UNRECOGNIZED_IN_MESSAGE = re.compile(r"(?:unrecognized function|but got) (<[^>]
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs globals outside the allow-list; nothing in it was executed."""
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A checkpoint file is truncated, empty or not a torch checkpoint at all."""
 
 
 def _numpy_globals() -> List[Union[Any, Tuple[Any, str]]]:
@@ -168,7 +185,11 @@ def _weights_only_load(f: Any, map_location: Any = "cpu", **kwargs: Any) -> Any:
     torch.serialization.add_safe_globals(allowed)
     try:
         return torch.load(f, map_location=map_location, weights_only=True, **kwargs)
+    except UnsafeCheckpointError:
+        raise
     except pickle.UnpicklingError as err:
+        if _looks_corrupt(err):
+            raise _corrupt_error(f, err) from None
         message = str(err)
         offending = _offending_globals(f, message)
         raise UnsafeCheckpointError(
@@ -178,6 +199,42 @@ def _weights_only_load(f: Any, map_location: Any = "cpu", **kwargs: Any) -> Any:
             "If you trust the file and the class is plain data, add it with "
             "torch.serialization.add_safe_globals([...]) after importing summ_plugin."
         ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, IndexError,
+            struct.error, UnicodeDecodeError) as err:
+        # torch reports a truncated zip as RuntimeError ("failed finding central directory"),
+        # a truncated legacy pickle as EOFError / UnpicklingError, random bytes as a
+        # KeyError or IndexError from its legacy-format reader
+        raise _corrupt_error(f, err) from None
+
+
+# What torch / pickle say about a file that is cut short or is not a checkpoint at all.
+_CORRUPT_MESSAGES = ("central directory", "PytorchStreamReader", "invalid load key", "truncated",
+                     "Ran out of input", "could not find MARK", "unpickling stack underflow",
+                     "pickle data was truncated", "magic number", "EOF", "file_reader")
+
+
+def _looks_corrupt(err: BaseException) -> bool:
+    message = str(err)
+    return any(marker in message for marker in _CORRUPT_MESSAGES)
+
+
+def _corrupt_error(f: Any, err: BaseException) -> "CorruptCheckpointError":
+    source = _describe_source(f)
+    size = ""
+    if isinstance(f, (str, os.PathLike)) or isinstance(source, str):
+        try:
+            size = f" ({os.path.getsize(source)} bytes)"
+        except OSError:
+            size = ""
+    text = str(err).strip()
+    # first sentence only: torch appends paragraphs of advice that do not apply here
+    first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else ""
+    cause = first if first and not isinstance(err, (KeyError, IndexError)) else f"{type(err).__name__} {first}".strip()
+    return CorruptCheckpointError(
+        f"checkpoint {source}{size} is truncated or corrupt and cannot be loaded "
+        f"({cause[:160]}). Delete it, or restore from an earlier checkpoint "
+        "(e.g. a checkpoint_<epoch>_<updates>.pt in the same directory, or checkpoint_best.pt)"
+    )
 
 
 def load_checkpoint_safely(path: Union[str, os.PathLike, io.IOBase],
@@ -226,4 +283,87 @@ def install_safe_fairseq_loading() -> bool:
     return True
 
 
+class _AtomicCopyPathManager:
+    """Stands in for ``fairseq.file_io.PathManager`` inside ``checkpoint_utils``: the same,
+    except that ``copy`` of a local file goes to a temp file in the destination's directory
+    and is renamed into place, so the destination is always either the old or the new file."""
+
+    def __init__(self, path_manager: Any):
+        self._path_manager = path_manager
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._path_manager, name)
+
+    def copy(self, src_path: str, dst_path: str, overwrite: bool = False) -> bool:
+        if self._path_manager.path_requires_pathmanager(dst_path):
+            return self._path_manager.copy(src_path, dst_path, overwrite=overwrite)
+        if os.path.exists(dst_path) and not overwrite:
+            return False
+        directory = os.path.dirname(os.path.abspath(dst_path))
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(dst_path) + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out, open(src_path, "rb") as source:
+                shutil.copyfileobj(source, out, 1 << 24)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dst_path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return True
+
+
+def install_atomic_checkpoint_copies() -> bool:
+    """Make ``checkpoint_utils.save_checkpoint``'s copies (checkpoint_last.pt, ...) atomic."""
+    try:
+        from fairseq import checkpoint_utils
+    except ImportError:
+        return False
+    if not isinstance(checkpoint_utils.PathManager, _AtomicCopyPathManager):
+        checkpoint_utils.PathManager = _AtomicCopyPathManager(checkpoint_utils.PathManager)
+    return True
+
+
+def _plugin_user_error_types() -> Tuple[type, ...]:
+    from .vocab_fix import VocabFixError
+
+    return (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError)
+
+
+def find_plugin_user_error(exc: Optional[BaseException]) -> Optional[BaseException]:
+    """The plugin's own user error in ``exc``'s chain, if any: fairseq's trainer re-raises
+    every model-loading failure as "Cannot load model parameters ... architectures match",
+    which hides the real cause (a vocabulary mismatch, a corrupt file)."""
+    types_ = _plugin_user_error_types()
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, types_):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def install_one_line_user_errors() -> None:
+    """An uncaught plugin user error ends the program with one ``prog: error: ...`` line
+    (exit status 1) instead of a traceback; every other exception keeps Python's report."""
+    previous = sys.excepthook
+    if getattr(previous, "_summ_plugin_hook", False):
+        return
+
+    def excepthook(exc_type, exc, tb):
+        user_error = find_plugin_user_error(exc)
+        if user_error is None:
+            return previous(exc_type, exc, tb)
+        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "summ_plugin"
+        sys.stderr.write(f"{prog}: error: {type(user_error).__name__}: {user_error}\n")
+        sys.stderr.flush()
+
+    excepthook._summ_plugin_hook = True
+    sys.excepthook = excepthook
+
+
 install_safe_fairseq_loading()
+install_atomic_checkpoint_copies()
+install_one_line_user_errors()

@@ -332,7 +332,7 @@ def install_vocab_fix_hook(
                 f"the checkpoint being restored has {rows} vocabulary rows but the task's "
                 f"dictionary has {target_rows} entries (--vocab-fix error). Fix the file "
                 "with `summ-fix-vocab --checkpoint FILE --dict DICT --out FIXED` or let "
-                "the task resize it while loading (--vocab-fix auto)"
+                "the task resize it while loading (--vocab-fix resize, the default)"
             )
         plan = plan_rows(rows, target_symbols, checkpoint_symbols, -1, max_new_rows)
         if plan.is_identity:

@@ -34,3 +34,13 @@ def tiny_data_bin(tmp_path_factory, tiny_vocab, tiny_raw_dir):
         train_retriever="oracle", max_source_positions=96, max_target_positions=64,
     )
     return prepare_data_bin(config)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, tiny_data_bin):
+    """checkpoint_last.pt of a tiny model trained 3 updates on tiny_data_bin."""
+    from tests._fairseq import fairseq_train
+
+    save = str(tmp_path_factory.mktemp("tiny_ckpt"))
+    fairseq_train(tiny_data_bin, save, "--max-update", "3")
+    return os.path.join(save, "checkpoint_last.pt")

@@ -5,18 +5,12 @@ import os
 import pytest
 
 from summ_plugin.cli.prepare import main
-from tests._prepare_fixtures import build_vocab, install_retrieval_standin, make_raw_dir, make_records, write_jsonl
+from tests._prepare_fixtures import build_vocab, make_raw_dir, make_records, write_jsonl
 
 
 @pytest.fixture(scope="module")
 def vocab(tmp_path_factory):
-    install_retrieval_standin()
     return build_vocab(str(tmp_path_factory.mktemp("vocab")))
-
-
-@pytest.fixture(autouse=True)
-def _retrieval():
-    install_retrieval_standin()
 
 
 def vocab_args(vocab):
@@ -354,3 +348,25 @@ def test_convert_only(vocab, tmp_path):
     rows = [json.loads(line) for line in open(out, encoding="utf-8")]
     assert rows == [{"id": "a1", "document": "First story. It has text.", "summary": "Story one."},
                     {"id": "a2", "document": "Second story here.", "summary": "Story two."}]
+
+
+def test_make_vocab_cli(tmp_path, capsys):
+    from summ_plugin.cli.make_vocab import main as make_vocab_main
+    from summ_plugin.data.bpe import load_dictionary, load_gpt2_bpe
+
+    a = write_jsonl(str(tmp_path / "a.jsonl"), make_records(8, seed=1))
+    b = write_jsonl(str(tmp_path / "b.jsonl"), make_records(4, seed=2))
+    make_vocab_main(["--input", f"{a},{b}", "--vocab-size", "350", "--out", str(tmp_path / "v")])
+    bpe = load_gpt2_bpe(str(tmp_path / "v" / "encoder.json"), str(tmp_path / "v" / "vocab.bpe"))
+    dictionary = load_dictionary(str(tmp_path / "v" / "dict.txt"))
+    assert all(dictionary.index(str(i)) != dictionary.unk() for i in bpe.ids)  # every BPE id has an entry
+    first = (tmp_path / "v" / "dict.txt").read_text().splitlines()[0].split()
+    assert int(first[1]) > 0 and bpe.decode([int(first[0])]).strip() in " ".join(make_records(8, seed=1)[0].values())
+    # reuse an existing BPE: only dict.txt is counted
+    make_vocab_main(["--input", a, "--encoder-json", str(tmp_path / "v" / "encoder.json"),
+                     "--vocab-bpe", str(tmp_path / "v" / "vocab.bpe"), "--out", str(tmp_path / "w")])
+    assert (tmp_path / "w" / "encoder.json").read_bytes() == (tmp_path / "v" / "encoder.json").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        make_vocab_main(["--input", str(tmp_path / "nope.jsonl"), "--vocab-size", "300", "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 1
+    assert "nope.jsonl: input file not found" in capsys.readouterr().err

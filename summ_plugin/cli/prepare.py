@@ -101,6 +101,8 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
             inputs = find_split_inputs(args.input, args.format)
         else:
             for path in args.input.split(","):
+                if not os.path.exists(path):
+                    parser.error(f"--input {path}: not found")
                 try:
                     inputs[_split_of(path)] = path
                 except ValueError:

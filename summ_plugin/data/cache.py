@@ -40,6 +40,8 @@ def _config_from_options(raw_dir: str, options: Dict, destdir: str) -> PrepareCo
         if not opts.get(key):
             opts[key] = os.path.join(raw_dir, default_name)
         opts[key] = os.path.abspath(opts[key])
+        if not os.path.isfile(opts[key]):
+            raise PrepareError(f"{opts[key]}: {default_name} not found (set option '{key}' or put {default_name} in {raw_dir})")
     if isinstance(opts.get("fields"), dict):
         opts["fields"] = FieldNames(**opts["fields"])
     if "allow_missing_summary" in opts:

@@ -15,12 +15,12 @@ the corpus, and the bytes written do not depend on the number of workers.
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import re
 import shutil
 import unicodedata
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -217,41 +217,48 @@ class OrderedPool:
 
     One pool serves every split (worker start-up, BPE and retriever loading happen once).
     ``workers == 1`` runs in this process: no pickling, same code path, same bytes out.
+    A ProcessPoolExecutor, not multiprocessing.Pool: when a worker dies (OOM killer) the
+    executor raises BrokenProcessPool where Pool would wait forever.
     """
 
     def __init__(self, workers: int, initializer: Callable, initargs: tuple):
         self.workers = workers
         self.initializer = initializer
         self.initargs = initargs
-        self._pool = None
+        self._executor = None
 
     def __enter__(self) -> "OrderedPool":
         if self.workers <= 1:
             self.initializer(*self.initargs)
         else:
-            self._pool = multiprocessing.Pool(self.workers, initializer=self.initializer, initargs=self.initargs)
+            self._executor = ProcessPoolExecutor(
+                self.workers, initializer=self.initializer, initargs=self.initargs
+            )
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+    def __exit__(self, exc_type, *exc) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=exc_type is None, cancel_futures=True)
+            self._executor = None
 
     def imap(self, fn: Callable, items: Iterable) -> Iterator:
-        if self._pool is None:
+        if self._executor is None:
             for item in items:
                 yield fn(item)
             return
-        # Pool.imap would read the whole input ahead; this window is what bounds memory
+        # executor.map would submit the whole input at once; this window is what bounds memory
         window = self.workers * TASKS_IN_FLIGHT_PER_WORKER
         pending: deque = deque()
-        for item in items:
-            pending.append(self._pool.apply_async(fn, (item,)))
-            if len(pending) >= window:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+        try:
+            for item in items:
+                pending.append(self._executor.submit(fn, item))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 # ----------------------------------------------------------------------------- per-record work (runs in workers)
@@ -359,13 +366,16 @@ def _init_worker(config: PrepareConfig) -> None:
 
 
 def _process_chunk(task: Tuple[str, List[object]]) -> List[Tuple]:
-    """Worker entry: ``("ok", example, cleaned)`` or ``("bad", location, reason, id)`` per item."""
+    """Worker entry: ``("ok", example, cleaned)`` or ``("bad", location, reason, id)`` per item.
+
+    Items are records or ``("bad", ...)`` tuples of errors found while reading, passed
+    through so that every outcome comes back in input order."""
     split, items = task
     encoder: ExampleEncoder = _WORKER["encoder"]
     results = []
     for item in items:
-        if isinstance(item, BadRecordError):
-            results.append(("bad", item.location, item.reason, item.record_id))
+        if isinstance(item, tuple):
+            results.append(item)
             continue
         record, cleaned = clean_record(item)
         try:
@@ -555,7 +565,10 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
     name, options = config.retriever_for(split)
     logger.info("%s: %s, retriever %s %s, %d worker(s)", split, path, name, json.dumps(options, sort_keys=True), config.workers)
 
-    items = with_duplicate_check(iter_split_records(path, config, split, require_summary))
+    items = (
+        ("bad", item.location, item.reason, item.record_id) if isinstance(item, BadRecordError) else item
+        for item in with_duplicate_check(iter_split_records(path, config, split, require_summary))
+    )
     tasks = ((split, chunk) for chunk in chunked(items, CHUNK_SIZE))
     writer = SplitWriter(split, out_dirs, vocab_size)
     stats = SplitStats()
@@ -644,11 +657,11 @@ def prepare_data_bin(config: PrepareConfig) -> str:
                 # train is spread over the shards; valid/test go whole into the first and are copied
                 targets = dirs if split == "train" else dirs[:1]
                 splits[split] = _prepare_split(split, config, pool, tmp, targets, len(dictionary))
-            if split != "train":
-                for other in dirs[1:]:
-                    for name in os.listdir(dirs[0]):
-                        if name.startswith(split + "."):
-                            shutil.copyfile(os.path.join(dirs[0], name), os.path.join(other, name))
+                if split != "train":
+                    for other in dirs[1:]:
+                        for name in os.listdir(dirs[0]):
+                            if name.startswith(split + "."):
+                                shutil.copyfile(os.path.join(dirs[0], name), os.path.join(other, name))
         path = data_path(dest, config.shards)
         manifest = {
             "format_version": 1,

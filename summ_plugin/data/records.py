@@ -18,6 +18,10 @@ class BadRecordError(ValueError):
         self.record_id = record_id
         super().__init__(f"{location}: {reason}")
 
+    def __reduce__(self):
+        # the default pickling calls __init__ with the message only; worker pools need this
+        return (type(self), (self.location, self.reason, self.record_id))
+
 
 @dataclass
 class FieldNames:

@@ -1,0 +1,1 @@
+"""Benchmarks of summ_plugin against the stock fairseq pipeline (``python bench/run.py``)."""

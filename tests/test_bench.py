@@ -1,0 +1,180 @@
+"""Fast tests of the benchmark helpers (bench/): no timing assertions."""
+import json
+import os
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from bench import commands, corpus, memory, stats  # noqa: E402
+from bench import run as bench_run  # noqa: E402
+
+
+# ----------------------------------------------------------------------------- stats
+
+def test_median_and_ratio():
+    assert stats.median([3.0, 1.0, 2.0]) == 2.0
+    assert stats.median([4, 1, 3, 2]) == 2.5
+    assert stats.median([1.0, float("nan"), 5.0]) == 3.0  # failed measurements are left out
+    with pytest.raises(ValueError):
+        stats.median([])
+    assert stats.ratio(7.0, 10.0) == pytest.approx(0.7)
+    with pytest.raises(ZeroDivisionError):
+        stats.ratio(1.0, 0.0)
+
+
+def test_interleaved_order_alternates():
+    assert stats.interleaved_order(3) == ["plugin", "stock"] * 3
+    with pytest.raises(ValueError):
+        stats.interleaved_order(0)
+
+
+def test_verdict_both_directions():
+    assert stats.verdict(0.6, 0.7, lower_is_better=True) == "met"
+    assert stats.verdict(1.4, 0.7, lower_is_better=True) == "missed (2.00x off)"
+    assert stats.verdict(0.99, 0.98, lower_is_better=False) == "met"
+    assert stats.verdict(0.49, 0.98, lower_is_better=False) == "missed (2.00x off)"
+
+
+def test_format_table_aligns_columns():
+    table = stats.format_table([{"a": "1", "b": "long value"}, {"a": "22", "b": "x"}])
+    lines = table.splitlines()
+    assert lines[0].startswith("| a ") and "| b " in lines[0]
+    assert len({len(line) for line in lines}) == 1  # every row the same width
+
+
+# ----------------------------------------------------------------------------- corpus
+
+def test_records_are_deterministic_and_independent_of_count():
+    a = corpus.make_long_record(0, "train", 5)
+    b = list(corpus.iter_records(0, "train", 6))[5]
+    assert a == b
+    assert corpus.make_long_record(1, "train", 5) != a
+    assert corpus.make_long_record(0, "valid", 5) != a
+    words = len(a["document"].split())
+    assert 2500 <= words <= 3700, words
+    assert a["summary"] and all(line.strip() for line in a["summary"].split("\n"))
+
+
+def test_write_split_same_bytes_and_stock_lines_match(tmp_path):
+    first = corpus.write_split(str(tmp_path / "a"), 3, "train", 4)
+    second = corpus.write_split(str(tmp_path / "b"), 3, "train", 4)
+    for kind in ("jsonl", "source", "target"):
+        with open(first[kind], "rb") as x, open(second[kind], "rb") as y:
+            assert x.read() == y.read(), kind
+    records = [json.loads(line) for line in open(first["jsonl"], encoding="utf-8")]
+    sources = open(first["source"], encoding="utf-8").read().splitlines()
+    targets = open(first["target"], encoding="utf-8").read().splitlines()
+    assert len(records) == len(sources) == len(targets) == 4
+    for record, source, target in zip(records, sources, targets):
+        assert source.split() == record["document"].split()  # same words, one line
+        assert target.split() == record["summary"].split()
+    # no temp files left behind
+    assert sorted(os.listdir(tmp_path / "a")) == ["train.jsonl", "train.source", "train.target"]
+
+
+def test_rouge_pairs_deterministic(tmp_path):
+    hyps, refs = corpus.write_rouge_pairs(str(tmp_path), 0, 20)
+    os.makedirs(tmp_path / "again")
+    hyps_again, _ = corpus.write_rouge_pairs(str(tmp_path / "again"), 0, 20)
+    assert open(hyps).read() == open(hyps_again).read()
+    assert len(open(refs).read().splitlines()) == 20
+    hyp, ref = corpus.make_rouge_pair(0, 1)
+    assert hyp != ref and set(hyp.split()) & set(ref.split())
+
+
+# ----------------------------------------------------------------------------- commands
+
+def _value(cmd, flag):
+    return cmd[cmd.index(flag) + 1]
+
+
+def test_train_commands_differ_only_in_task_and_criterion():
+    plugin = commands.train_cmd("plugin", "DATA", "SAVE", 30)
+    stock = commands.train_cmd("stock", "DATA", "SAVE", 30)
+    assert _value(plugin, "--task") == "retrieve_summarize"
+    assert _value(plugin, "--criterion") == "summarization_cross_entropy"
+    assert _value(stock, "--task") == "translation"
+    assert _value(stock, "--criterion") == "label_smoothed_cross_entropy"
+    assert "--user-dir" not in stock
+    for flag in ("--seed", "--max-update", "--max-tokens", "--label-smoothing", "--arch", "--encoder-embed-dim", "--lr"):
+        assert _value(plugin, flag) == _value(stock, flag), flag
+    assert "--cpu" in plugin and "--cpu" in stock and "--fp16" not in plugin
+    with pytest.raises(ValueError):
+        commands.train_cmd("other", "DATA", "SAVE", 1)
+
+
+def test_gpu_train_command_is_full_size_fp16():
+    for side in ("plugin", "stock"):
+        cmd = commands.train_cmd(side, "DATA", "SAVE", 40, gpu=True)
+        assert "--fp16" in cmd and "--cpu" not in cmd
+        assert _value(cmd, "--arch") == "bart_base"
+        # no size overrides: the architecture's own bart.base dimensions
+        assert "--encoder-embed-dim" not in cmd and "--encoder-layers" not in cmd
+
+
+def test_gpu_mode_arguments_resolve(tmp_path):
+    args = bench_run.build_parser().parse_args(["--gpu", "--work-dir", str(tmp_path)])
+    bench_run.resolve_defaults(args)
+    assert args.gpu and args.train_updates >= 1 and args.docs >= 1
+    cmd = commands.train_cmd("plugin", str(tmp_path), str(tmp_path / "save"), args.train_updates, gpu=args.gpu)
+    assert "--fp16" in cmd
+
+
+def test_prepare_commands_share_workers_and_dict():
+    bpe = commands.stock_bpe_cmd("E.json", "V.bpe", ["t.source", "t.target"], ["o.source", "o.target"], 2)
+    assert bpe[1:3] == ["-m", "fairseq.examples.roberta.multiprocessing_bpe_encoder"]
+    assert _value(bpe, "--workers") == "2"
+    pre = commands.stock_preprocess_cmd({"train": "p/train.bpe", "valid": "p/valid.bpe"}, "D", "dict.txt", 2)
+    assert _value(pre, "--trainpref") == "p/train.bpe" and _value(pre, "--validpref") == "p/valid.bpe"
+    assert _value(pre, "--srcdict") == _value(pre, "--tgtdict") == "dict.txt"
+    plug = commands.plugin_prepare_cmd({"train": "t.jsonl"}, "D", "E.json", "V.bpe", "dict.txt", 2)
+    assert _value(plug, "--retriever") == "bm25" and _value(plug, "--workers") == "2"
+    assert _value(plug, "--dict") == "dict.txt" and _value(plug, "--train") == "t.jsonl"
+
+
+def test_stock_bpe_encoder_module_ships_with_fairseq():
+    import importlib.util
+
+    assert importlib.util.find_spec("fairseq.examples.roberta.multiprocessing_bpe_encoder") is not None
+
+
+# ----------------------------------------------------------------------------- logs, memory, cli
+
+TRAIN_LOG = """\
+2026 | INFO | train_inner | {"epoch": 1, "loss": "15.6", "wps": "0", "num_updates": "1", "train_wall": "1", "wall": "5"}
+2026 | INFO | train_inner | {"epoch": 1, "loss": "15.5", "wps": "330.4", "num_updates": "2", "train_wall": "0", "wall": "6"}
+2026 | INFO | valid | {"epoch": 1, "valid_loss": "15.3", "valid_rouge1": "3.9"}
+2026 | INFO | train | {"epoch": 1, "train_loss": "15.5", "train_train_wall": "10", "train_wall": "19"}
+"""
+
+
+def test_parse_train_log():
+    parsed = bench_run.parse_train_log(TRAIN_LOG)
+    assert parsed["loss"] == ["15.6", "15.5"]  # kept as logged strings: compared exactly
+    assert parsed["wps"] == [0.0, 330.4]
+    assert parsed["updates"] == [1, 2]
+    assert parsed["valid"][0]["valid_rouge1"] == "3.9"
+    assert parsed["epoch"][0]["train_train_wall"] == "10"
+
+
+def test_run_measured_sees_child_memory(tmp_path):
+    # a child that holds ~80 MB in a grandchild: the tree's peak must include it
+    code = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
+            "'import time; b = bytearray(80 * 1024 * 1024); b[::4096] = b\"x\" * len(b[::4096]); time.sleep(0.6)'])")
+    measured = memory.run_measured([sys.executable, "-c", code], interval=0.02)
+    assert measured.returncode == 0
+    assert measured.peak_tree_rss_mb > 80
+    assert measured.wall_s > 0.5
+
+
+def test_cli_rejects_bad_option(capsys):
+    with pytest.raises(SystemExit) as err:
+        bench_run.main(["--docs", "0", "--work-dir", "/nonexistent-bench"])
+    assert err.value.code == 2
+    message = capsys.readouterr().err
+    assert "--docs must be >= 1" in message and "Traceback" not in message
