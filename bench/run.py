@@ -41,6 +41,7 @@ TARGET_PREPARE = 0.70  # plugin / stock wall time, at most
 TARGET_MEMORY = 1.20  # 10x corpus peak RSS / 1x, at most
 TARGET_TRAIN = 0.98  # plugin / stock words/s, at least
 RETRIEVERS = ("lead", "bm25", "centrality", "hybrid", "oracle")
+SECTIONS = ("prepare", "memory", "train", "eval_rouge", "rouge", "retrieval")
 # per-update wps of the first updates includes start-up effects
 TRAIN_WARMUP_UPDATES = 3
 
@@ -237,9 +238,10 @@ def parse_train_log(text: str) -> Dict[str, List]:
 
 
 def bench_train(work: str, data: str, args, results: Dict, gpu: bool = False) -> None:
-    runs = {"plugin": [], "stock": []}
+    sides = ("plugin", "stock", "plugin-noacc")
+    runs = {side: [] for side in sides}
     logs = os.path.join(work, "logs")
-    for i, side in enumerate(interleaved_order(args.train_repeats)):
+    for i, side in enumerate(interleaved_order(args.train_repeats, sides)):
         logger.info("train run %d/%d: %s", i + 1, 2 * args.train_repeats, side)
         save_dir = os.path.join(work, f"ckpt-{side}")
         cmd = commands.train_cmd(side, data, save_dir, args.train_updates, gpu=gpu,
@@ -252,11 +254,13 @@ def bench_train(work: str, data: str, args, results: Dict, gpu: bool = False) ->
         runs[side].append({"wps_median": median(steady), "losses": parsed["loss"], "wall_s": m.wall_s})
     plugin_wps = median([r["wps_median"] for r in runs["plugin"]])
     stock_wps = median([r["wps_median"] for r in runs["stock"]])
+    noacc_wps = median([r["wps_median"] for r in runs["plugin-noacc"]])
     first_plugin, first_stock = runs["plugin"][0]["losses"], runs["stock"][0]["losses"]
-    identical = first_plugin == first_stock
+    identical = first_plugin == first_stock and runs["plugin-noacc"][0]["losses"] == first_stock
     results["train_gpu" if gpu else "train"] = {
         "updates": args.train_updates, "repeats": args.train_repeats, "max_tokens": args.max_tokens,
         "plugin_wps": plugin_wps, "stock_wps": stock_wps, "ratio": ratio(plugin_wps, stock_wps),
+        "plugin_noacc_wps": noacc_wps, "ratio_noacc": ratio(noacc_wps, stock_wps),
         "losses_identical": identical, "n_losses_compared": min(len(first_plugin), len(first_stock)),
         "plugin_losses": first_plugin, "stock_losses": first_stock,
         "runs": [{k: v for k, v in r.items() if k != "losses"} | {"side": s} for s in runs for r in runs[s]],
@@ -387,6 +391,10 @@ def table_rows(results: Dict) -> List[Dict[str, str]]:
             rows.append({"measure": f"train words/s ({label}, {t['updates']} updates)", "plugin": f"{t['plugin_wps']:.0f}",
                          "stock": f"{t['stock_wps']:.0f}", "ratio": f"{t['ratio']:.3f}x", "target": f">= {TARGET_TRAIN}x",
                          "verdict": verdict(t["ratio"], TARGET_TRAIN, False)})
+            rows.append({"measure": f"train words/s, plugin with --report-accuracy (= accuracy off) ({label})",
+                         "plugin": f"{t['plugin_noacc_wps']:.0f}", "stock": f"{t['stock_wps']:.0f}",
+                         "ratio": f"{t['ratio_noacc']:.3f}x", "target": f">= {TARGET_TRAIN}x",
+                         "verdict": verdict(t["ratio_noacc"], TARGET_TRAIN, False)})
             rows.append({"measure": f"first {t['n_losses_compared']} logged losses identical", "plugin": "", "stock": "",
                          "ratio": "", "target": "identical", "verdict": "met" if t["losses_identical"] else "missed"})
     if "rouge" in results:
@@ -426,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="1x corpus of the memory scaling check; 10x is run once (default 200; quick 0 = skip)")
     parser.add_argument("--workers", type=int, default=2, help="workers of both pipelines (default 2)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     parser.add_argument("--json", metavar="OUT", help="write all figures as JSON to OUT")
     parser.add_argument("--log-level", default="INFO")
     return parser
@@ -448,6 +458,11 @@ def resolve_defaults(args: argparse.Namespace) -> argparse.Namespace:
             raise BenchError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
     if args.memory_base_docs < 0:
         raise BenchError("--memory-base-docs must be >= 0")
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(only) - set(SECTIONS))
+    if unknown or not only:
+        raise BenchError(f"--only: unknown section(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SECTIONS)}")
+    args.sections = only
     return args
 
 
@@ -455,7 +470,7 @@ def run(args: argparse.Namespace) -> Dict:
     work = os.path.abspath(args.work_dir)
     os.makedirs(os.path.join(work, "logs"), exist_ok=True)
     results: Dict = {"machine": machine_info(), "command": " ".join(["python", PROG] + args.argv), "options": {
-        k: v for k, v in vars(args).items() if k not in ("argv", "json", "log_level")}}
+        k: v for k, v in vars(args).items() if k not in ("argv", "json", "log_level", "sections")}}
     encoder_json, vocab_bpe = gpt2_files()
     started = time.perf_counter()
     cdir = os.path.join(work, f"corpus-{args.docs}-{args.valid_docs}-s{args.seed}")
@@ -473,12 +488,24 @@ def run(args: argparse.Namespace) -> Dict:
         run_checked(cmd, os.path.join(work, "logs", "prepare-gpu.log"), "summ-prepare")
         bench_train(work, dest, args, results, gpu=True)
     else:
-        data = bench_prepare(work, paths, dict_path, args, results)
-        small_bin = bench_memory_scaling(work, dict_path, args, results)
-        bench_train(work, data, args, results)
-        bench_eval_rouge_share(work, small_bin or data, args, results)
-        bench_rouge(work, args, results)
-        bench_retrieval(paths["train"]["jsonl"], args, results)
+        sections = args.sections
+        data = os.path.join(work, "bin-plugin")
+        if "prepare" in sections:
+            data = bench_prepare(work, paths, dict_path, args, results)
+        elif {"train", "eval_rouge"} & set(sections) and not os.path.exists(os.path.join(data, "prepare.json")):
+            # untimed: the training sections need the plugin's data-bin
+            cmd = commands.plugin_prepare_cmd({s: p["jsonl"] for s, p in paths.items()}, data, encoder_json, vocab_bpe,
+                                              dict_path, args.workers)
+            run_checked(cmd, os.path.join(work, "logs", "prepare-untimed.log"), "summ-prepare")
+        small_bin = bench_memory_scaling(work, dict_path, args, results) if "memory" in sections else None
+        if "train" in sections:
+            bench_train(work, data, args, results)
+        if "eval_rouge" in sections:
+            bench_eval_rouge_share(work, small_bin or data, args, results)
+        if "rouge" in sections:
+            bench_rouge(work, args, results)
+        if "retrieval" in sections:
+            bench_retrieval(paths["train"]["jsonl"], args, results)
     results["total_s"] = time.perf_counter() - started
     return results
 

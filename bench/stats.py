@@ -18,12 +18,14 @@ def ratio(plugin: float, stock: float) -> float:
     return plugin / stock
 
 
-def interleaved_order(repeats: int, first: str = "plugin", second: str = "stock") -> List[str]:
-    """ABAB...: one plugin and one stock run per repeat, alternating, so that a slow spell of
-    a shared machine hits both sides instead of one."""
+def interleaved_order(repeats: int, sides: Sequence[str] = ("plugin", "stock")) -> List[str]:
+    """ABAB...: one run of each side per repeat, alternating, so that a slow spell of a
+    shared machine hits every side instead of one."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    return [name for _ in range(repeats) for name in (first, second)]
+    if not sides:
+        raise ValueError("no sides to run")
+    return [name for _ in range(repeats) for name in sides]
 
 
 def verdict(value: float, target: float, lower_is_better: bool) -> str:

@@ -65,7 +65,7 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs globals outside the allow-list; nothing in it was executed."""
 
 
-class CorruptCheckpointError(RuntimeError):
+class CorruptCheckpointError(ValueError):
     """A checkpoint file is truncated, empty or not a torch checkpoint at all."""
 
 

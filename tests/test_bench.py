@@ -29,6 +29,7 @@ def test_median_and_ratio():
 
 def test_interleaved_order_alternates():
     assert stats.interleaved_order(3) == ["plugin", "stock"] * 3
+    assert stats.interleaved_order(2, ("a", "b", "c")) == ["a", "b", "c", "a", "b", "c"]
     with pytest.raises(ValueError):
         stats.interleaved_order(0)
 
@@ -104,6 +105,10 @@ def test_train_commands_differ_only_in_task_and_criterion():
     for flag in ("--seed", "--max-update", "--max-tokens", "--label-smoothing", "--arch", "--encoder-embed-dim", "--lr"):
         assert _value(plugin, flag) == _value(stock, flag), flag
     assert "--cpu" in plugin and "--cpu" in stock and "--fp16" not in plugin
+    # accuracy: on by default in the plugin's criterion; the noacc side switches it off
+    noacc = commands.train_cmd("plugin-noacc", "DATA", "SAVE", 30)
+    assert "--report-accuracy" in noacc and "--report-accuracy" not in plugin and "--report-accuracy" not in stock
+    assert [c for c in noacc if c != "--report-accuracy"] == plugin
     with pytest.raises(ValueError):
         commands.train_cmd("other", "DATA", "SAVE", 1)
 
@@ -170,6 +175,27 @@ def test_run_measured_sees_child_memory(tmp_path):
     assert measured.returncode == 0
     assert measured.peak_tree_rss_mb > 80
     assert measured.wall_s > 0.5
+
+
+def test_report_accuracy_flag_switches_the_plugin_criterion_off():
+    """Why the noacc side passes --report-accuracy: fairseq makes a True-default bool a store_false flag."""
+    import argparse
+
+    from fairseq.dataclass.utils import gen_parser_from_dataclass
+
+    from summ_plugin.criterions.summarization_cross_entropy import SummarizationCrossEntropyConfig
+
+    parser = argparse.ArgumentParser()
+    gen_parser_from_dataclass(parser, SummarizationCrossEntropyConfig())
+    assert parser.parse_args([]).report_accuracy is True
+    assert parser.parse_args(["--report-accuracy"]).report_accuracy is False
+
+
+def test_only_rejects_unknown_section(capsys, tmp_path):
+    with pytest.raises(SystemExit) as err:
+        bench_run.main(["--only", "prepare,bogus", "--work-dir", str(tmp_path)])
+    assert err.value.code == 2
+    assert "--only: unknown section(s) bogus" in capsys.readouterr().err
 
 
 def test_cli_rejects_bad_option(capsys):

@@ -50,6 +50,20 @@ def test_first_call_prepares_later_calls_reuse(vocab, tmp_path, caplog):
     assert json.load(open(os.path.join(changed, "prepare.json")))["splits"]["valid"]["examples"] == 5
 
 
+def test_a_selector_file_is_keyed_by_its_content(vocab, tmp_path):
+    from summ_plugin.cli.train_selector import main as train_selector
+
+    raw = raw_with_vocab(tmp_path / "raw", vocab)
+    selector = str(tmp_path / "selector.json")
+    assert train_selector(["--input", os.path.join(raw, "train.jsonl"), "--out", selector, "--max-docs", "12"]) == 0
+    options = dict(OPTIONS, retriever="learned", retriever_options={"selector": selector})
+    first = prepare_cached(raw, options)
+    assert prepare_cached(raw, options) == first
+    # same path, retrained selector: the cached data-bin must not be reused
+    assert train_selector(["--input", os.path.join(raw, "train.jsonl"), "--out", selector, "--max-docs", "20"]) == 0
+    assert prepare_cached(raw, options) != first
+
+
 def test_cache_root_env_and_argument(vocab, tmp_path, monkeypatch):
     raw = raw_with_vocab(tmp_path / "raw", vocab)
     monkeypatch.setenv("SUMM_PLUGIN_CACHE", str(tmp_path / "envcache"))
@@ -88,6 +102,7 @@ print(json.dumps(prepare_cached(sys.argv[1], json.loads(sys.argv[2]))))
 """
 
 
+@pytest.mark.slow  # two fresh interpreters import fairseq: ~25 s on 2 cores
 def test_two_processes_at_once_prepare_once(vocab, tmp_path):
     raw = raw_with_vocab(tmp_path / "raw", vocab)
     # enough records that the preparing process holds the lock while the other arrives

@@ -92,3 +92,22 @@ def test_raw_directory_is_prepared_once_and_reused(tiny_raw_dir, tmp_path):
 def test_support_weighting_trains_on_coverage_weights(tiny_data_bin, tmp_path):
     out = fairseq_train(tiny_data_bin, str(tmp_path / "w"), "--max-update", "2", "--support-weighting")
     assert [s["num_updates"] for s in json_log_lines(out, "train_inner")] == ["1", "2"]
+
+
+def test_raw_directory_with_learned_and_hybrid_retrievers(tiny_raw_dir, tmp_path):
+    from summ_plugin.cli.train_selector import main as train_selector
+
+    selector = str(tmp_path / "selector.json")
+    assert train_selector(["--input", os.path.join(tiny_raw_dir, "train.jsonl"), "--out", selector]) == 0
+    cache = str(tmp_path / "cache")
+    out = fairseq_train(
+        tiny_raw_dir, str(tmp_path / "ckpt"), "--max-update", "1", "--max-source-positions", "96",
+        "--max-target-positions", "64", "--retriever", "learned", "--retriever-options",
+        json.dumps({"selector": selector}), "--train-retriever", "hybrid", "--raw-cache-dir", cache,
+    )
+    assert "retriever=learned (train: hybrid)" in out
+    (prepared,) = [d for d in os.listdir(cache) if not d.startswith(".") and not d.endswith(".lock")]
+    with open(os.path.join(cache, prepared, "valid.meta.jsonl")) as handle:
+        assert {json.loads(line)["retriever"] for line in handle} == {"learned"}
+    with open(os.path.join(cache, prepared, "train.meta.jsonl")) as handle:
+        assert {json.loads(line)["retriever"] for line in handle} == {"hybrid"}

@@ -99,7 +99,8 @@ def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: s
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", stream=sys.stderr)
+                        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", stream=sys.stderr,
+                        force=True)  # importing fairseq may already have configured the root logger
     try:
         dict_path = make_vocab(
             [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.format,

@@ -151,6 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
         stream=sys.stderr,
+        force=True,  # importing fairseq may already have configured the root logger
     )
     from summ_plugin.data.prepare import PrepareError, convert_only, prepare_data_bin
 

@@ -59,6 +59,11 @@ def cache_key(config: PrepareConfig) -> str:
     options = {k: v for k, v in config.to_json().items() if k not in _NOT_IN_KEY and k != "inputs"}
     files = dict(config.inputs)
     files.update({"encoder_json": config.encoder_json, "vocab_bpe": config.vocab_bpe, "dict": config.dict_path})
+    # a retriever option naming a file (the learned selector) shapes the output by its content
+    for which, opts in (("retriever", config.retriever_options), ("train_retriever", config.train_retriever_options)):
+        for key, value in sorted((opts or {}).items()):
+            if isinstance(value, str) and os.path.isfile(value):
+                files[f"{which}_options.{key}"] = value
     described = {}
     for role, path in sorted(files.items()):
         size = os.path.getsize(path) if os.path.isfile(path) else None
