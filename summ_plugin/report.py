@@ -18,10 +18,10 @@ import logging
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from summ_plugin.atomic import atomic_output, atomic_write_text
 from summ_plugin.rouge import ROUGE_TYPES
 
 logger = logging.getLogger(__name__)
@@ -160,19 +160,6 @@ def checkpoint_for(log: TrainingLog, record: Dict[str, float]) -> Optional[str]:
     return None
 
 
-def _atomic_write(path: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _series(records: List[Dict[str, float]], key: str) -> Tuple[List[float], List[float]]:
     xs, ys = [], []
     for r in records:
@@ -203,7 +190,8 @@ def plot_losses(log: TrainingLog, subset: str, path: str) -> None:
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    with atomic_output(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=100)
     plt.close(fig)
 
 
@@ -228,7 +216,8 @@ def plot_rouge(log: TrainingLog, subset: str, path: str) -> bool:
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    with atomic_output(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=100)
     plt.close(fig)
     return True
 
@@ -360,11 +349,6 @@ def write_report(
     else:
         logger.info("no ROUGE in the %s lines (run without --eval-rouge?): no rouge.png", subset)
     text = render_markdown(log, subset, metric, plots, prepare, prepare_json or "")
-
-    def write_text(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
     outputs["report"] = os.path.join(out_dir, "report.md")
-    _atomic_write(outputs["report"], write_text)
+    atomic_write_text(outputs["report"], text)
     return outputs

@@ -14,11 +14,9 @@ Token counting: with --encoder-json/--vocab-bpe the exact GPT-2 BPE (fairseq's
 (1.3 tokens per word, see ``summ_plugin.retrieval.tokens``).
 """
 import argparse
-import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from functools import lru_cache
 from typing import Callable, Dict, List, Optional
@@ -26,6 +24,7 @@ from typing import Callable, Dict, List, Optional
 from tqdm import tqdm
 
 from summ_plugin.data.records import BadRecordError, iter_jsonl_records
+from summ_plugin.atomic import atomic_write_json
 from summ_plugin.retrieval import (SPLIT_MODES, approx_token_count, available_retrievers,
                                    build_retriever, retrieval_coverage, select_source)
 
@@ -145,20 +144,6 @@ def markdown_table(report: Dict, token_counting: str) -> str:
     return "\n".join(lines)
 
 
-def write_json_atomic(path: str, data: Dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="summ-eval-retrieval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="JSONL records with summaries")
@@ -205,7 +190,7 @@ def main(argv=None) -> int:
     report["token_counting"] = token_counting
     print(markdown_table(report, token_counting))
     if args.json:
-        write_json_atomic(args.json, report)
+        atomic_write_json(args.json, report)
         logger.info("wrote %s", args.json)
     return 0
 

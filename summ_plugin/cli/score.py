@@ -18,9 +18,9 @@ import logging
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
+from summ_plugin.atomic import atomic_write_text
 
 logger = logging.getLogger("summ_plugin.cli.score")
 
@@ -268,21 +268,6 @@ def format_table(result: Dict, n: int, bootstrap: int) -> str:
     return "\n".join(rows)
 
 
-def write_text_atomic(path: str, text: str) -> None:
-    """Write via a temp file in the same directory, so a reader never sees half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -359,7 +344,7 @@ def run(args) -> Dict:
         "refs": args.refs or f"{args.fairseq_generate} (T- lines)",
     }
     if args.json:
-        write_text_atomic(args.json, json.dumps(report, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
         logger.info("wrote %s", args.json)
     if args.per_sample:
         f_index = rouge.STATISTICS.index("fmeasure")
@@ -367,7 +352,7 @@ def run(args) -> Dict:
             json.dumps({"id": i, **{t: 100.0 * float(samples[k, j, f_index]) for j, t in enumerate(rouge.ROUGE_TYPES)}})
             for k, i in enumerate(ids)
         ]
-        write_text_atomic(args.per_sample, "\n".join(rows) + "\n")
+        atomic_write_text(args.per_sample, "\n".join(rows) + "\n")
         logger.info("wrote %s", args.per_sample)
     return report
 

@@ -41,7 +41,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .records import BadRecordError, FieldNames, Record, record_from_dict
+from .records import BadRecordError, FieldNames, Record, iter_jsonl_objects, open_input_binary, record_from_dict
 
 logger = logging.getLogger(__name__)
 
@@ -277,32 +277,8 @@ def _row_to_record(
 # JSONL
 
 
-def _open_binary(path: str):
-    return gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
-
-
-def _iter_json_lines(path: str) -> Iterator[Tuple[str, object]]:
-    """``(location, object or BadRecordError)`` per non-blank line; gzip-aware."""
-    with _open_binary(path) as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            location = f"{path}:{line_no}"
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                yield location, BadRecordError(location, f"invalid UTF-8 at byte {err.start}")
-                continue
-            if not text.strip():
-                continue
-            try:
-                yield location, json.loads(text)
-            except json.JSONDecodeError as err:
-                yield location, BadRecordError(location, f"malformed JSON: {err.msg}")
-            except RecursionError:
-                yield location, BadRecordError(location, "JSON nested too deeply")
-
-
 def _first_json_object(path: str) -> Optional[dict]:
-    lines = _iter_json_lines(path)
+    lines = iter_jsonl_objects(path)
     try:
         return next((obj for _, obj in lines if isinstance(obj, dict)), None)
     finally:
@@ -332,7 +308,7 @@ def _iter_jsonl(path: str, fields: Optional[FieldNames], require_summary: bool) 
     stem = file_stem(path)
 
     def records() -> Iterator[object]:
-        for index, (location, obj) in enumerate(_iter_json_lines(path)):
+        for index, (location, obj) in enumerate(iter_jsonl_objects(path)):
             if isinstance(obj, BadRecordError):
                 yield obj
                 continue
@@ -392,7 +368,7 @@ class _DecodedLines:
 def _iter_csv(path: str, fields: Optional[FieldNames], require_summary: bool) -> Iterator[object]:
     _raise_csv_field_limit()
     delimiter = "\t" if ".tsv" in os.path.basename(path).lower() else ","
-    with _open_binary(path) as handle:
+    with open_input_binary(path) as handle:
         lines = _DecodedLines(handle)
         try:
             header = next(csv.reader(lines, delimiter=delimiter), None)
@@ -408,7 +384,7 @@ def _iter_csv(path: str, fields: Optional[FieldNames], require_summary: bool) ->
     stem = file_stem(path)
 
     def records() -> Iterator[object]:
-        with _open_binary(path) as handle:
+        with open_input_binary(path) as handle:
             lines = _DecodedLines(handle)
             # strict: an unterminated quote is an error, not a field that silently swallows the rest of the file
             reader = csv.reader(lines, delimiter=delimiter, strict=True)

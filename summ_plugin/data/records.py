@@ -4,6 +4,7 @@ Every input layout (JSONL with configurable field names, CSV, Parquet, CNN/DM st
 ends up as a stream of :class:`Record`; retrieval and binarization only ever see these.
 Errors name the file and line (or row) so that a user can fix the input.
 """
+import gzip
 import json
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -116,13 +117,18 @@ def record_from_dict(
     return Record(id=rid, documents=docs, summary=summary, query=query, title=title, location=location)
 
 
-def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
-    """Yield ``(location, decoded object)`` for each non-blank line of a JSONL file.
+def open_input_binary(path: str):
+    """Open a raw input file for reading bytes; ``.gz`` files are decompressed on the fly."""
+    return gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
 
-    Invalid UTF-8 and malformed JSON raise :class:`BadRecordError` naming the line; the
-    caller decides whether to stop or skip (the stream goes on after a bad line).
+
+def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
+    """Yield ``(location, decoded object)`` for each non-blank line of a JSONL file (or .jsonl.gz).
+
+    Invalid UTF-8 and malformed JSON yield a :class:`BadRecordError` naming the line in place
+    of the object; the caller decides whether to stop or skip (the stream goes on after it).
     """
-    with open(path, "rb") as handle:
+    with open_input_binary(path) as handle:
         for line_no, raw in enumerate(handle, start=1):
             location = f"{path}:{line_no}"
             try:
@@ -134,9 +140,10 @@ def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
                 continue
             try:
                 yield location, json.loads(text)
-            except (json.JSONDecodeError, RecursionError) as err:
-                reason = f"malformed JSON: {err.msg}" if isinstance(err, json.JSONDecodeError) else "JSON nested too deeply"
-                yield location, BadRecordError(location, reason)
+            except json.JSONDecodeError as err:
+                yield location, BadRecordError(location, f"malformed JSON: {err.msg}")
+            except RecursionError:
+                yield location, BadRecordError(location, "JSON nested too deeply")
 
 
 def iter_jsonl_records(

@@ -9,7 +9,6 @@ one and training twice on the same data writes the same file.
 import json
 import logging
 import os
-import tempfile
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
@@ -19,6 +18,7 @@ from .features import FEATURE_NAMES, passage_features
 from .heuristic import ScoringRetriever
 from .oracle import greedy_oracle
 from .passages import split_passages
+from ..atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -60,17 +60,9 @@ class LearnedSelector:
 
     def save(self, path: str) -> None:
         """Write atomically (temp file in the same directory, then rename)."""
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-selector-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.to_dict(), handle, indent=1, sort_keys=True)
-                handle.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_output(path) as handle:
+            json.dump(self.to_dict(), handle, indent=1, sort_keys=True)
+            handle.write("\n")
 
     @classmethod
     def load(cls, path: str) -> "LearnedSelector":
