@@ -185,6 +185,27 @@ def build_dictionary(
     return dictionary
 
 
+def check_dictionary_matches_bpe(dictionary, bpe: GPT2BPE, dict_path: str) -> None:
+    """Refuse a dict.txt that cannot belong to this BPE.
+
+    A GPT-2 BPE data-bin's dictionary lists BPE token ids as symbols ("13 850314"); a dict.txt
+    of words (fairseq-preprocess without BPE) or of another tokenizer loads fine but would turn
+    every token into <unk>. Fillers (madeupword...) and <mask> are allowed alongside the ids.
+    """
+    valid_ids = set(bpe.ids)
+    symbols = [s for s in dictionary.symbols[dictionary.nspecial:] if not s.startswith("madeupword") and s != "<mask>"]
+    matching = sum(1 for s in symbols if s.isdigit() and int(s) in valid_ids)
+    if symbols and matching == 0:
+        raise BPEFileError(
+            f"{dict_path}: none of its {len(symbols)} symbols is a token id of {bpe.encoder_json} "
+            f"(first symbols: {', '.join(repr(s) for s in symbols[:3])}): this dict.txt belongs to another "
+            "vocabulary; a GPT-2 BPE dict.txt lists BPE ids with counts, e.g. '13 850314' "
+            "(make one with summ-make-vocab, or use the model's own dict.txt)"
+        )
+    if matching < len(symbols) // 2:
+        logger.warning("%s: only %d of %d symbols are token ids of %s", dict_path, matching, len(symbols), bpe.encoder_json)
+
+
 def load_dictionary(path: str):
     """Load a fairseq ``dict.txt``; errors name the file."""
     from fairseq.data import Dictionary

@@ -621,14 +621,15 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
 
 def prepare_data_bin(config: PrepareConfig) -> str:
     """Build the data-bin described by ``config``; return the data path for fairseq-train."""
-    from summ_plugin.data.bpe import BPEFileError, load_dictionary, load_gpt2_bpe
+    from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe, load_dictionary, load_gpt2_bpe
 
     validate_config(config)
     dest = os.path.abspath(config.destdir)
     _check_destination(dest, config.overwrite)
     try:
-        load_gpt2_bpe(config.encoder_json, config.vocab_bpe)  # fail before any work, naming the file
+        bpe = load_gpt2_bpe(config.encoder_json, config.vocab_bpe)  # fail before any work, naming the file
         dictionary = load_dictionary(config.dict_path)
+        check_dictionary_matches_bpe(dictionary, bpe, config.dict_path)
     except BPEFileError as err:
         raise PrepareError(str(err)) from None
     logger.info(

@@ -17,7 +17,7 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
 from ..registry import register_task_once
-from . import raw_data, rouge_eval, support_weights
+from . import ngram_block, raw_data, rouge_eval, support_weights
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +134,11 @@ class RetrieveSummarizeTask(TranslationTask):
         return super().get_batch_iterator(
             dataset, *args, required_batch_size_multiple=required_batch_size_multiple, **kwargs
         )
+
+    def build_generator(self, models, args, *extra, **kwargs):
+        generator = super().build_generator(models, args, *extra, **kwargs)
+        ngram_block.fix_ngram_blocking(generator)
+        return generator
 
     def build_model(self, cfg, from_checkpoint=False):
         # Not TranslationTask.build_model: its eval-bleu set-up is of no use here.
