@@ -2,7 +2,6 @@
 import json
 import os
 import sys
-import time
 
 import pytest
 
@@ -204,3 +203,21 @@ def test_cli_rejects_bad_option(capsys):
     assert err.value.code == 2
     message = capsys.readouterr().err
     assert "--docs must be >= 1" in message and "Traceback" not in message
+
+
+def test_table_rows_report_targets_and_optional_sides():
+    results = {
+        "prepare": {"docs": 10, "valid_docs": 2, "workers": 2, "plugin_wall_s": 6.0, "stock_wall_s": 10.0,
+                    "ratio": 0.6, "plugin_peak_tree_rss_mb": 110.0, "stock_peak_tree_rss_mb": 100.0},
+        "memory": {"1x": {"docs": 1, "peak_tree_rss_mb": 100.0}, "10x": {"docs": 10, "peak_tree_rss_mb": 130.0},
+                   "ratio": 1.3},
+        "train": {"updates": 5, "plugin_wps": 97.0, "stock_wps": 100.0, "ratio": 0.97,
+                  "losses_identical": True, "n_losses_compared": 5},
+    }
+    rows = {row["measure"].split(",")[0].split(" (")[0]: row for row in bench_run.table_rows(results)}
+    assert rows["prepare wall time"]["verdict"] == "met" and rows["prepare wall time"]["ratio"] == "0.60x"
+    assert rows["summ-prepare peak RSS"]["verdict"].startswith("missed")
+    assert rows["train words/s"]["verdict"].startswith("missed")
+    assert not any("accuracy off" in m for m in rows)  # no noacc side in this result
+    results["train"].update({"plugin_noacc_wps": 99.0, "ratio_noacc": 0.99})
+    assert any("accuracy off" in row["measure"] and row["verdict"] == "met" for row in bench_run.table_rows(results))

@@ -213,5 +213,5 @@ def load_dictionary(path: str):
     _check_readable(path, "dict.txt")
     try:
         return Dictionary.load(path)
-    except (ValueError, RuntimeError, UnicodeDecodeError) as err:
+    except Exception as err:  # fairseq raises a bare Exception for a file that is not UTF-8
         raise BPEFileError(f"{path}: not a valid fairseq dict.txt ({err})") from None
