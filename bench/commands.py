@@ -55,21 +55,18 @@ def train_cmd(side: str, data: str, save_dir: str, max_update: int, seed: int = 
     """fairseq-train for one side of the comparison; everything but task and criterion is shared.
 
     ``side``: "plugin" (retrieve_summarize + summarization_cross_entropy, as a user runs it:
-    support weighting off, token accuracy on by default), "plugin-noacc" (the same with
-    token accuracy off: the criterion's ``report_accuracy`` defaults to True, so fairseq
-    turns ``--report-accuracy`` into a flag that switches it *off*) or "stock"
-    (translation + label_smoothed_cross_entropy, whose accuracy is off by default). ``gpu``: full bart_base with
+    support weighting off; the criterion always reports token accuracy) or "stock"
+    (translation + label_smoothed_cross_entropy with ``--report-accuracy``, so both sides
+    compute the same metrics). ``gpu``: full bart_base with
     --fp16 on the GPU instead of the tiny model on --cpu.
     """
-    if side in ("plugin", "plugin-noacc"):
+    if side == "plugin":
         task = ["--user-dir", PLUGIN_DIR, "--task", "retrieve_summarize", "--criterion", "summarization_cross_entropy"]
-        if side == "plugin-noacc":
-            task.append("--report-accuracy")  # store_false: a True-default dataclass bool
     elif side == "stock":
         task = ["--task", "translation", "--source-lang", "source", "--target-lang", "target",
-                "--criterion", "label_smoothed_cross_entropy"]
+                "--criterion", "label_smoothed_cross_entropy", "--report-accuracy"]
     else:
-        raise ValueError(f"side must be 'plugin', 'plugin-noacc' or 'stock', got {side!r}")
+        raise ValueError(f"side must be 'plugin' or 'stock', got {side!r}")
     model = FULL_BART_BASE if gpu else TINY_BART
     device = ["--fp16"] if gpu else ["--cpu"]
     return [script("fairseq-train"), data, *task, "--label-smoothing", LABEL_SMOOTHING, *model, *device,

@@ -238,8 +238,7 @@ def parse_train_log(text: str) -> Dict[str, List]:
 
 
 def bench_train(work: str, data: str, args, results: Dict, gpu: bool = False) -> None:
-    # --quick leaves out the accuracy-off side to stay within its time
-    sides = ("plugin", "stock") if args.quick else ("plugin", "stock", "plugin-noacc")
+    sides = ("plugin", "stock")
     runs = {side: [] for side in sides}
     logs = os.path.join(work, "logs")
     order = interleaved_order(args.train_repeats, sides)
@@ -265,10 +264,6 @@ def bench_train(work: str, data: str, args, results: Dict, gpu: bool = False) ->
         "plugin_losses": first_plugin, "stock_losses": first_stock,
         "runs": [{k: v for k, v in r.items() if k != "losses"} | {"side": s} for s in runs for r in runs[s]],
     }
-    if runs.get("plugin-noacc"):
-        noacc_wps = median([r["wps_median"] for r in runs["plugin-noacc"]])
-        figures = results["train_gpu" if gpu else "train"]
-        figures.update({"plugin_noacc_wps": noacc_wps, "ratio_noacc": ratio(noacc_wps, stock_wps)})
 
 
 def bench_eval_rouge_share(work: str, data: str, args, results: Dict) -> None:
@@ -395,11 +390,6 @@ def table_rows(results: Dict) -> List[Dict[str, str]]:
             rows.append({"measure": f"train words/s ({label}, {t['updates']} updates)", "plugin": f"{t['plugin_wps']:.0f}",
                          "stock": f"{t['stock_wps']:.0f}", "ratio": f"{t['ratio']:.3f}x", "target": f">= {TARGET_TRAIN}x",
                          "verdict": verdict(t["ratio"], TARGET_TRAIN, False)})
-            if "plugin_noacc_wps" in t:
-                rows.append({"measure": f"train words/s, plugin with --report-accuracy (= accuracy off) ({label})",
-                             "plugin": f"{t['plugin_noacc_wps']:.0f}", "stock": f"{t['stock_wps']:.0f}",
-                             "ratio": f"{t['ratio_noacc']:.3f}x", "target": f">= {TARGET_TRAIN}x",
-                             "verdict": verdict(t["ratio_noacc"], TARGET_TRAIN, False)})
             rows.append({"measure": f"first {t['n_losses_compared']} logged losses identical", "plugin": "", "stock": "",
                          "ratio": "", "target": "identical", "verdict": "met" if t["losses_identical"] else "missed"})
     if "rouge" in results:

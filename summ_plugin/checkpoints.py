@@ -65,6 +65,10 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs globals outside the allow-list; nothing in it was executed."""
 
 
+class DataBinError(ValueError):
+    """A data-bin file fairseq cannot read (e.g. a corrupt dict.source.txt); names the file."""
+
+
 class CorruptCheckpointError(ValueError):
     """A checkpoint file is truncated, empty or not a torch checkpoint at all."""
 
@@ -328,7 +332,7 @@ def install_atomic_checkpoint_copies() -> bool:
 def _plugin_user_error_types() -> Tuple[type, ...]:
     from .vocab_fix import VocabFixError
 
-    return (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError)
+    return (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError, DataBinError)
 
 
 def find_plugin_user_error(exc: Optional[BaseException]) -> Optional[BaseException]:

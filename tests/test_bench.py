@@ -104,10 +104,8 @@ def test_train_commands_differ_only_in_task_and_criterion():
     for flag in ("--seed", "--max-update", "--max-tokens", "--label-smoothing", "--arch", "--encoder-embed-dim", "--lr"):
         assert _value(plugin, flag) == _value(stock, flag), flag
     assert "--cpu" in plugin and "--cpu" in stock and "--fp16" not in plugin
-    # accuracy: on by default in the plugin's criterion; the noacc side switches it off
-    noacc = commands.train_cmd("plugin-noacc", "DATA", "SAVE", 30)
-    assert "--report-accuracy" in noacc and "--report-accuracy" not in plugin and "--report-accuracy" not in stock
-    assert [c for c in noacc if c != "--report-accuracy"] == plugin
+    # both sides compute token accuracy: always in the plugin's criterion, asked for in stock's
+    assert "--report-accuracy" in stock and "--report-accuracy" not in plugin
     with pytest.raises(ValueError):
         commands.train_cmd("other", "DATA", "SAVE", 1)
 
@@ -176,8 +174,8 @@ def test_run_measured_sees_child_memory(tmp_path):
     assert measured.wall_s > 0.5
 
 
-def test_report_accuracy_flag_switches_the_plugin_criterion_off():
-    """Why the noacc side passes --report-accuracy: fairseq makes a True-default bool a store_false flag."""
+def test_report_accuracy_flag_keeps_accuracy_on():
+    """Stock recipes pass --report-accuracy; with the plugin's criterion it must not turn accuracy off."""
     import argparse
 
     from fairseq.dataclass.utils import gen_parser_from_dataclass
@@ -186,8 +184,8 @@ def test_report_accuracy_flag_switches_the_plugin_criterion_off():
 
     parser = argparse.ArgumentParser()
     gen_parser_from_dataclass(parser, SummarizationCrossEntropyConfig())
-    assert parser.parse_args([]).report_accuracy is True
-    assert parser.parse_args(["--report-accuracy"]).report_accuracy is False
+    assert parser.parse_args([]).report_accuracy is False
+    assert parser.parse_args(["--report-accuracy"]).report_accuracy is True
 
 
 def test_only_rejects_unknown_section(capsys, tmp_path):
@@ -218,6 +216,3 @@ def test_table_rows_report_targets_and_optional_sides():
     assert rows["prepare wall time"]["verdict"] == "met" and rows["prepare wall time"]["ratio"] == "0.60x"
     assert rows["summ-prepare peak RSS"]["verdict"].startswith("missed")
     assert rows["train words/s"]["verdict"].startswith("missed")
-    assert not any("accuracy off" in m for m in rows)  # no noacc side in this result
-    results["train"].update({"plugin_noacc_wps": 99.0, "ratio_noacc": 0.99})
-    assert any("accuracy off" in row["measure"] and row["verdict"] == "met" for row in bench_run.table_rows(results))

@@ -185,10 +185,6 @@ def test_megabyte_summary_is_truncated_to_the_target_budget(tiny_vocab, tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired, reason=(
-    "retrieval/base.py longest_fitting_prefix counts the tokens of the whole remaining passage for "
-    "every window, so cutting a 1 MB passage into windows is quadratic (hours); with a galloping "
-    "search over word counts it takes ~15-30 s on 2 cores (patch in the issue-6 report)"))
 def test_megabyte_token_in_a_document_is_cut_into_windows_within_the_budget(tiny_vocab, tmp_path):
     records = make_records(2, seed=7)
     records[0]["document"] = "Start of text. " + "z" * (1 << 20) + " end. " + records[0]["document"]
@@ -358,8 +354,6 @@ def test_fairseq_train_data_bin_from_another_dictionary_than_the_checkpoint(othe
     assert os.path.isfile(tmp_path / "resize" / "checkpoint_last.pt")
 
 
-@pytest.mark.xfail(strict=True, reason="fairseq's Dictionary.load traceback: the task's setup_task "
-                   "(lead's file) should turn it into one line naming dict.source.txt")
 def test_fairseq_train_corrupt_dictionary_in_data_bin(tiny_data_bin, tmp_path):
     data = tmp_path / "bin"
     shutil.copytree(tiny_data_bin, data)

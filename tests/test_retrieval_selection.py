@@ -189,3 +189,38 @@ def test_bm25_selection_is_fast():
         best = max(best, len(documents) / (time.perf_counter() - start))
     # loose so a busy 2-core CI box passes; an idle core does about 150 docs/s
     assert best > 40, f"bm25 selection ran at {best:.1f} docs/s"
+
+
+def test_token_bounds_skip_bpe_work_but_never_change_the_selection():
+    """With cheap bounds (>= 1 token per word, <= 1 per character) the selection is the same
+    and far fewer passages are counted exactly."""
+    import json
+    import os
+
+    from summ_plugin.retrieval import build_retriever, select_source
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "sample", "test.jsonl")
+    with open(path, encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle][:6]
+
+    def exact(text, calls):
+        calls.append(text)
+        return len(text.split()) + text.count(",") + text.count(".")  # a fake BPE: words plus punctuation
+
+    def bounds(text):
+        return len(text.split()), len(text) + 1
+
+    for name in ("lead", "bm25", "centrality", "hybrid", "oracle"):
+        retriever = build_retriever(name)
+        for rec in records:
+            docs = rec.get("documents") or [rec["document"]]
+            plain_calls, bounded_calls = [], []
+            kwargs = dict(query=rec.get("query"), reference=rec["summary"], title=rec.get("title"),
+                          retriever=retriever, max_positions=300)
+            plain = select_source(docs, count_tokens=lambda t: exact(t, plain_calls), **kwargs)
+            bounded = select_source(docs, count_tokens=lambda t: exact(t, bounded_calls), token_bounds=bounds, **kwargs)
+            assert (bounded.passage_ids, bounded.passages, bounded.n_tokens) == \
+                (plain.passage_ids, plain.passages, plain.n_tokens), name
+            assert bounded.n_passages == plain.n_passages > 0
+            if name != "lead":
+                assert len(bounded_calls) < len(plain_calls) / 2, (name, len(bounded_calls), len(plain_calls))

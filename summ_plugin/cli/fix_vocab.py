@@ -80,7 +80,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     import torch
 
-    from ..checkpoints import UnsafeCheckpointError, load_checkpoint_safely
+    from ..checkpoints import CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint_safely
     from ..vocab_fix import VocabFixError, fix_checkpoint
 
     if not os.path.isfile(args.checkpoint):
@@ -97,7 +97,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         checkpoint = load_checkpoint_safely(args.checkpoint)
         fixed, report = fix_checkpoint(
             checkpoint, target.symbols, checkpoint_symbols, args.seed, args.max_new_rows)
-    except (UnsafeCheckpointError, VocabFixError) as err:
+    except (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError) as err:
         raise SystemExit(f"summ-fix-vocab: error: {args.checkpoint}: {err}")
 
     if not report.changed:

@@ -23,8 +23,6 @@ from ..registry import register_criterion_once
 
 @dataclass
 class SummarizationCrossEntropyConfig(LabelSmoothedCrossEntropyCriterionConfig):
-    # Token accuracy is cheap and tells quickly whether fine-tuning learns anything.
-    report_accuracy: bool = field(default=True, metadata={"help": "report token accuracy"})
     use_sample_weights: bool = field(
         default=True,
         metadata={
@@ -61,14 +59,17 @@ class SummarizationCrossEntropyCriterion(FairseqCriterion):
         sentence_avg,
         label_smoothing,
         ignore_prefix_size=0,
-        report_accuracy=True,
+        report_accuracy=False,
         use_sample_weights=True,
     ):
         super().__init__(task)
         self.sentence_avg = sentence_avg
         self.eps = label_smoothing
         self.ignore_prefix_size = ignore_prefix_size
-        self.report_accuracy = report_accuracy
+        # Token accuracy is cheap and tells quickly whether fine-tuning learns anything, so it
+        # is always reported; --report-accuracy is accepted (stock recipes pass it) and changes
+        # nothing. A dataclass default of True would have made fairseq turn the flag into "off".
+        self.report_accuracy = True
         self.use_sample_weights = use_sample_weights
 
     def forward(self, model, sample, reduce=True):

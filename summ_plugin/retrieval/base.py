@@ -21,11 +21,27 @@ _REGISTRY: Dict[str, Type["Retriever"]] = {}
 
 
 class TokenCounter:
-    """Caches the caller's exact ``count_tokens`` per text (BPE is slow) and checks it."""
+    """Caches the caller's exact ``count_tokens`` per text (BPE is slow) and checks it.
 
-    def __init__(self, count_tokens: Callable[[str], int]):
+    ``token_bounds(text) -> (low, high)``, when the caller can give it, bounds the exact
+    count cheaply (for GPT-2 BPE: at least one token per word, at most one per byte), so
+    passages that certainly do not fit are skipped, and ones that certainly fit are not cut,
+    without running the BPE: only what is selected (and near misses) gets encoded.
+    """
+
+    def __init__(self, count_tokens: Callable[[str], int],
+                 token_bounds: Optional[Callable[[str], Tuple[int, int]]] = None):
         self._count = count_tokens
+        self._bounds = token_bounds
         self._cache: Dict[str, int] = {}
+
+    def surely_fits(self, text: str, room: int) -> bool:
+        return self._bounds is not None and text not in self._cache and self._bounds(text)[1] <= room
+
+    def surely_exceeds(self, text: str, room: int) -> bool:
+        if text in self._cache:
+            return self._cache[text] > room
+        return self._bounds is not None and self._bounds(text)[0] > room
 
     def __call__(self, text: str) -> int:
         cached = self._cache.get(text)
@@ -70,6 +86,8 @@ def fill_in_order(order: Sequence[int], passages: List[Passage], budget: int,
             continue
         seen.add(index)
         text = passages[index].text
+        if count.surely_exceeds(text, budget - used):
+            continue
         cost = count(text)
         if used + cost <= budget:
             chosen.append((index, text))
@@ -80,21 +98,27 @@ def fill_in_order(order: Sequence[int], passages: List[Passage], budget: int,
 def longest_fitting_prefix(text: str, budget: int, count: TokenCounter) -> str:
     """The longest leading part of ``text`` (whole words, else characters) within ``budget``.
 
-    Binary search over the number of words, then over characters when even the first
-    word is too long (a megabyte with no spaces). Returns "" when nothing fits.
+    Galloping search over the number of words (1, 2, 4, ... until a prefix no longer fits,
+    then binary search in between): the text counted is at most twice the answer, so cutting
+    a megabyte passage into windows stays linear instead of re-counting the whole rest each
+    time. Then over characters when even the first word is too long (a megabyte with no
+    spaces). Returns "" when nothing fits.
     """
     if budget <= 0:
         return ""
-    if count(text) <= budget:
-        return text
     words = text.split()
-    low, high = 0, len(words)  # invariant: prefix of `low` words fits (0 words trivially)
-    while low < high:
-        middle = (low + high + 1) // 2
+    low, high = 0, 1  # invariant: a prefix of `low` words fits (0 words trivially)
+    while high <= len(words) and count(" ".join(words[:high])) <= budget:
+        low, high = high, high * 2
+    high = min(high, len(words) + 1)  # a prefix of `high` words does not fit (or is past the end)
+    while high - low > 1:
+        middle = (low + high) // 2
         if count(" ".join(words[:middle])) <= budget:
             low = middle
         else:
-            high = middle - 1
+            high = middle
+    if low == len(words) and words:
+        return text if count(text) <= budget else " ".join(words)
     if low > 0:
         return " ".join(words[:low])
     first = words[0] if words else ""

@@ -33,6 +33,8 @@ class HybridRetriever(Retriever):
         chosen: List[Chunk] = []
         used = 0
         for index, passage in enumerate(passages):
+            if count.surely_exceeds(passage.text, lead_budget - used):
+                break
             cost = count(passage.text)
             if used + cost > lead_budget:
                 break

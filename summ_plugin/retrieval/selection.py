@@ -17,7 +17,7 @@ keeps its passage's id, so ``Selection.passage_ids`` may repeat an id.
 """
 import logging
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from .base import Retriever, TokenCounter, cut_into_windows, longest_fitting_prefix
 from .passages import Passage, split_passages
@@ -35,6 +35,7 @@ class Selection:
     # how many over-long passages were cut into windows, and whether the query was shortened
     windows_cut: int = 0
     query_shortened: bool = False
+    n_passages: Optional[int] = None  # passages the document was split into, before selection
 
 
 def _windowed(passages: List[Passage], budget: int, count: TokenCounter):
@@ -42,7 +43,7 @@ def _windowed(passages: List[Passage], budget: int, count: TokenCounter):
     out: List[Passage] = []
     cut = 0
     for passage in passages:
-        if count(passage.text) <= budget:
+        if count.surely_fits(passage.text, budget) or count(passage.text) <= budget:
             out.append(passage)
             continue
         cut += 1
@@ -65,6 +66,7 @@ def select_source(
     split_mode: str = "sentence",
     reserved_tokens: int = 2,
     separator_tokens: int = 1,
+    token_bounds: Optional[Callable[[str], Tuple[int, int]]] = None,
 ) -> Selection:
     """Pick the passages of one record that fit ``max_positions``; see the module docstring.
 
@@ -82,7 +84,7 @@ def select_source(
     if retriever.needs_reference and not (reference and reference.strip()):
         raise ValueError(f"retriever {retriever.name!r} needs the reference summary "
                          f"(it is for training data only)")
-    count = TokenCounter(count_tokens)
+    count = TokenCounter(count_tokens, token_bounds)
 
     # the query: first, shortened to half the budget when longer
     emitted_query = query.strip() if query and query.strip() else None
@@ -99,6 +101,7 @@ def select_source(
     passage_budget = budget - used_by_query
 
     passages = split_passages(documents, mode=split_mode)
+    n_passages = len(passages)
     passages, windows_cut = _windowed(passages, passage_budget, count)
     chunks = retriever.select(passages, query=emitted_query, reference=reference, title=title,
                               budget=passage_budget, count=count) if passages else []
@@ -118,4 +121,5 @@ def select_source(
         retriever=retriever.name,
         windows_cut=windows_cut,
         query_shortened=query_shortened,
+        n_passages=n_passages,
     )

@@ -16,6 +16,7 @@ from typing import Optional
 from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
+from ..checkpoints import DataBinError
 from ..registry import register_task_once
 from . import ngram_block, raw_data, rouge_eval, support_weights
 
@@ -107,6 +108,17 @@ class RetrieveSummarizeTask(TranslationTask):
         # A raw directory becomes a cached data-bin before the dictionaries are read.
         cfg.data = raw_data.resolve_data_path(cfg)
         return super().setup_task(cfg, **kwargs)
+
+    @classmethod
+    def load_dictionary(cls, filename):
+        # fairseq raises a bare Exception ("Incorrect dictionary format ...") or a
+        # UnicodeDecodeError without the path for a broken dict.txt; name the file instead.
+        try:
+            return super().load_dictionary(filename)
+        except FileNotFoundError:
+            raise
+        except Exception as err:
+            raise DataBinError(f"{filename}: not a fairseq dictionary ({err}); re-create the data-bin with summ-prepare") from err
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         super().load_dataset(split, epoch=epoch, combine=combine, **kwargs)
