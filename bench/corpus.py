@@ -36,38 +36,9 @@ def _sample_module():
 
 
 def build_long_document(rng: random.Random, facts, distractors, n_words: int, lead_fraction: float = 0.15):
-    """make_sample_data's ``build_document`` with a running word count (that one re-counts
-    every sentence per added sentence: quadratic, too slow for 20000 documents).
-
-    Facts are spread one per segment past the opening ``lead_fraction``; returns
-    ``(text with blank-line paragraphs, facts in order of appearance)``.
-    """
-    sample = _sample_module()
-    sentences, words = [], 0
-    while words < n_words:
-        sentence = sample.filler_sentence(rng)
-        sentences.append(sentence)
-        words += len(sentence.split())
-    for sentence in distractors:
-        sentences.insert(rng.randrange(len(sentences) + 1), sentence)
-    start = int(len(sentences) * lead_fraction)
-    span = len(sentences) - start
-    order = list(range(len(facts)))
-    rng.shuffle(order)
-    slots = []
-    for segment, fact_index in enumerate(order):
-        low = start + span * segment // len(facts)
-        high = start + span * (segment + 1) // len(facts)
-        slots.append((rng.randrange(low, max(high, low + 1)), fact_index))
-    for slot, fact_index in sorted(slots, reverse=True):  # from the back: earlier slots keep their place
-        sentences.insert(slot, facts[fact_index][0])
-    appearing = [facts[i] for _, i in sorted(slots)]
-    paragraphs, i = [], 0
-    while i < len(sentences):
-        size = rng.randint(3, 6)
-        paragraphs.append(" ".join(sentences[i:i + size]))
-        i += size
-    return "\n\n".join(paragraphs), appearing
+    """make_sample_data's ``build_document``: facts spread one per segment past the opening
+    ``lead_fraction``; returns ``(text with blank-line paragraphs, facts in order of appearance)``."""
+    return _sample_module().build_document(rng, facts, distractors, n_words, lead_fraction)
 
 
 def make_long_record(seed: int, split: str, index: int) -> Dict[str, str]:

@@ -96,7 +96,7 @@ def ensure_corpus(out_dir: str, seed: int, splits: Dict[str, int], stock: bool =
     with tqdm(total=sum(splits.values()), desc=f"corpus {os.path.basename(out_dir)}", unit="doc") as progress:
         for split, count in splits.items():
             corpus.write_split(out_dir, seed, split, count, stock=stock, progress=progress)
-    from summ_plugin.data.bpe import atomic_write_text
+    from summ_plugin.atomic import atomic_write_text
 
     atomic_write_text(stamp_path, json.dumps(stamp))
     return paths
@@ -524,7 +524,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"command: {results['command']}  (total {results['total_s']:.0f} s)\n")
     print(format_table(table_rows(results)))
     if args.json:
-        from summ_plugin.data.bpe import atomic_write_text
+        from summ_plugin.atomic import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(results, indent=2, default=str) + "\n")
     return 0

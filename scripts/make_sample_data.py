@@ -348,10 +348,6 @@ def fact_sentences(rng, org, n_facts):
     return out
 
 
-def _word_count(sentences):
-    return sum(len(s.split()) for s in sentences)
-
-
 def build_document(rng, facts, distractors, n_words, lead_fraction):
     """Filler of about ``n_words`` words with ``facts`` spread after ``lead_fraction``.
 
@@ -359,9 +355,10 @@ def build_document(rng, facts, distractors, n_words, lead_fraction):
     sized segments of the document past its opening, one random slot per segment, so
     that the summary's material is spread out rather than at the start.
     """
-    sentences = []
-    while _word_count(sentences) < n_words:
+    sentences, words = [], 0
+    while words < n_words:  # a running count: re-counting every sentence is quadratic
         sentences.append(filler_sentence(rng))
+        words += len(sentences[-1].split())
     for sentence in distractors:
         sentences.insert(rng.randrange(len(sentences) + 1), sentence)
     start = int(len(sentences) * lead_fraction)

@@ -39,7 +39,6 @@ import re
 import shutil
 import struct
 import sys
-import tempfile
 import types
 import zipfile
 import typing
@@ -47,6 +46,8 @@ import warnings
 from typing import Any, List, Optional, Tuple, Union
 
 import torch
+
+from .atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -303,18 +304,10 @@ class _AtomicCopyPathManager:
             return self._path_manager.copy(src_path, dst_path, overwrite=overwrite)
         if os.path.exists(dst_path) and not overwrite:
             return False
-        directory = os.path.dirname(os.path.abspath(dst_path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(dst_path) + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out, open(src_path, "rb") as source:
-                shutil.copyfileobj(source, out, 1 << 24)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dst_path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_output(dst_path, "wb") as out, open(src_path, "rb") as source:
+            shutil.copyfileobj(source, out, 1 << 24)
+            out.flush()
+            os.fsync(out.fileno())
         return True
 
 

@@ -11,8 +11,9 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from typing import List, Optional
+
+from summ_plugin.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +61,6 @@ def _same_file(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def _write_atomically(out: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(out))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(out), dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -105,14 +92,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             with open(args.checkpoint, "rb") as source:
                 shutil.copyfileobj(source, handle)
 
-        _write_atomically(args.out, copy_input)
+        with atomic_output(args.out, "wb") as handle:
+            copy_input(handle)
         print(f"{args.checkpoint}: {report.message}; copied unchanged to {args.out}")
         return 0
     for assumption in report.assumptions:
         print(f"assumed: {assumption}")
     for key, old, new in report.changes:
         print(f"{key}: {old} -> {new}")
-    _write_atomically(args.out, lambda h: torch.save(fixed, h))
+    with atomic_output(args.out, "wb") as handle:
+        torch.save(fixed, handle)
     print(f"{report.message}; wrote {args.out}")
     return 0
 

@@ -8,6 +8,8 @@ import argparse
 import logging
 import sys
 
+from summ_plugin.cli import setup_logging
+
 PROG = "summ-report"
 
 
@@ -28,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-        stream=sys.stderr,
-        force=True,  # importing fairseq (via summ_plugin) has already configured the root logger
-    )
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    setup_logging(logging.WARNING if args.quiet else logging.INFO)
     from summ_plugin.report import LogFormatError, write_report
 
     try:

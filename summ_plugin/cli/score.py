@@ -20,7 +20,9 @@ import re
 import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
+
 from summ_plugin.atomic import atomic_write_text
+from summ_plugin.cli import setup_logging
 
 logger = logging.getLogger("summ_plugin.cli.score")
 
@@ -359,13 +361,7 @@ def run(args) -> Dict:
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-        stream=sys.stderr,
-        force=True,  # importing fairseq (via summ_plugin) has already configured the root logger
-    )
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    setup_logging(logging.WARNING if args.quiet else logging.INFO)
     try:
         run(args)
     except ScoreInputError as e:

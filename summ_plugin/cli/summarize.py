@@ -9,9 +9,10 @@ selected passage ids, source tokens.
 """
 import argparse
 import json
-import logging
 import sys
 from typing import List, Optional
+
+from summ_plugin.cli import setup_logging
 
 PROG = "summ-summarize"
 
@@ -49,8 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                        stream=sys.stderr, force=True)
+    setup_logging(args.log_level.upper())
     from summ_plugin.data.formats import field_names_from_options
     from summ_plugin.summarize import GenerationOptions, SummarizeConfig, SummarizeError, summarize_file
 

@@ -13,6 +13,8 @@ import tempfile
 from collections import Counter
 from typing import Iterable, List, Optional, Sequence
 
+from summ_plugin.atomic import atomic_write_text
+
 logger = logging.getLogger(__name__)
 
 # fairseq's Encoder memoizes every distinct pre-token forever; on a large corpus that is
@@ -22,21 +24,6 @@ MAX_BPE_CACHE_ENTRIES = 500_000
 
 class BPEFileError(ValueError):
     """A missing or unreadable ``encoder.json`` / ``vocab.bpe`` / ``dict.txt``."""
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same directory and ``os.replace``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class GPT2BPE:

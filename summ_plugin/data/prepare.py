@@ -29,6 +29,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 import numpy as np
 from tqdm import tqdm
 
+from summ_plugin.atomic import atomic_write_text
 from summ_plugin.data.formats import iter_input_records, split_input_path, write_canonical_jsonl
 from summ_plugin.data.records import BadRecordError, FieldNames, Record
 
@@ -479,8 +480,6 @@ class SplitStats:
 
 
 def _write_json_atomic(path: str, obj: object) -> None:
-    from summ_plugin.data.bpe import atomic_write_text
-
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
