@@ -18,6 +18,7 @@ from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
 from ..checkpoints import DataBinError
 from ..registry import register_task_once
+from ..vocab_fix import install_vocab_fix_hook
 from . import ngram_block, raw_data, rouge_eval, support_weights
 
 logger = logging.getLogger(__name__)
@@ -155,12 +156,13 @@ class RetrieveSummarizeTask(TranslationTask):
     def build_model(self, cfg, from_checkpoint=False):
         # Not TranslationTask.build_model: its eval-bleu set-up is of no use here.
         model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
-        from ..vocab_fix import install_vocab_fix_hook
-
         install_vocab_fix_hook(model, self.source_dictionary, strict=self.cfg.vocab_fix == "error")
         if self.cfg.eval_rouge:
             self.bpe = rouge_eval.build_gpt2_bpe(self.cfg)
-            gen_args = json.loads(self.cfg.eval_rouge_args)
+            try:
+                gen_args = json.loads(self.cfg.eval_rouge_args)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"--eval-rouge-args is not valid JSON ({err.msg}): {self.cfg.eval_rouge_args}") from None
             self.sequence_generator = self.build_generator([model], Namespace(**gen_args))
         return model
 
