@@ -74,7 +74,7 @@ demo() {
     --workers 2 --allow-missing-summary test --overwrite
   log "3/6 fine-tune a tiny bart_base-architecture model (CPU), best checkpoint by ROUGE-L"
   rm -rf "$work/checkpoints"
-  local updates=${DEMO_UPDATES:-200}
+  local updates=${DEMO_UPDATES:-600}
   fairseq-train "$work/data-bin" --user-dir "$ROOT/summ_plugin" \
     --task retrieve_summarize --criterion summarization_cross_entropy --label-smoothing 0.1 \
     --arch bart_base --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 64 --decoder-embed-dim 64 \
@@ -84,7 +84,7 @@ demo() {
     --optimizer adam --adam-betas '(0.9, 0.999)' --weight-decay 0.01 --clip-norm 0.1 \
     --lr 3e-3 --lr-scheduler polynomial_decay --warmup-updates 20 --total-num-update "$updates" \
     --max-update "$updates" --max-tokens 4096 --required-batch-size-multiple 1 \
-    --cpu --seed 1 --num-workers 0 --validate-interval 1000 --validate-interval-updates 100 --save-interval-updates 100 \
+    --cpu --seed 1 --num-workers 0 --validate-interval 1000 --validate-interval-updates 150 --save-interval-updates 150 \
     --no-epoch-checkpoints --keep-interval-updates 1 \
     --eval-rouge --eval-rouge-args '{"beam": 2, "max_len_b": 100, "min_len": 20, "no_repeat_ngram_size": 3}' \
     --best-checkpoint-metric rougeL --maximize-best-checkpoint-metric \

@@ -8,7 +8,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN_DIR = os.path.join(REPO, "summ_plugin")
 BIN = os.path.dirname(sys.executable)
 
-# a bart_base-architecture model small enough for CPU (as tests/_fairseq.py's TINY_BART)
+# a bart_base-architecture model small enough for CPU (the tests train the same one)
 TINY_BART = [
     "--arch", "bart_base", "--encoder-layers", "1", "--decoder-layers", "1",
     "--encoder-embed-dim", "16", "--decoder-embed-dim", "16",

@@ -1,29 +1,16 @@
 """Running real fairseq console scripts (fairseq-train, fairseq-generate, ...) in tests."""
 import os
 import subprocess
-import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGIN_DIR = os.path.join(REPO, "summ_plugin")
-BIN = os.path.dirname(sys.executable)
+# One definition of the tiny bart_base-architecture model (1 layer, 16 dims: seconds on 2 CPU
+# cores) and of the script paths, shared with the benchmarks.
+from bench.commands import BIN, PLUGIN_DIR, REPO, TINY_BART, script  # noqa: F401 (re-exported)
 
-# A bart_base-architecture model small enough to train in seconds on 2 CPU cores.
-TINY_BART = [
-    "--arch", "bart_base", "--encoder-layers", "1", "--decoder-layers", "1",
-    "--encoder-embed-dim", "16", "--decoder-embed-dim", "16",
-    "--encoder-ffn-embed-dim", "32", "--decoder-ffn-embed-dim", "32",
-    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
-    "--share-all-embeddings", "--dropout", "0.0", "--attention-dropout", "0.0",
-]
 TRAIN_COMMON = [
     "--cpu", "--seed", "1", "--num-workers", "0", "--max-tokens", "2048",
     "--optimizer", "adam", "--lr", "1e-3", "--required-batch-size-multiple", "1",
     "--no-progress-bar", "--log-interval", "1", "--log-format", "json",
 ]
-
-
-def script(name):
-    return os.path.join(BIN, name)
 
 
 def run(cmd, cwd=None, env=None, check=True, timeout=600):
