@@ -5,7 +5,6 @@ the real ``fairseq-train`` console script, with and without ``--user-dir summ_pl
 """
 import argparse
 import os
-import pickle
 import shutil
 
 import numpy as np

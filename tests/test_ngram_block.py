@@ -1,5 +1,4 @@
 """--no-repeat-ngram-size must ban repeats without fairseq's CUDA extension."""
-import os
 
 import torch
 from fairseq.ngram_repeat_block import NGramRepeatBlock

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from summ_plugin.retrieval.base import TokenCounter, cut_into_windows
 from summ_plugin.retrieval import (Retriever, Selection, approx_token_count, build_retriever,
-                                   select_source, split_passages)
+                                   select_source)
 
 
 def fake_count(text: str) -> int:

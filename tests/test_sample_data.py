@@ -1,9 +1,6 @@
 """scripts/make_sample_data.py and the shipped data/sample/ corpus."""
 import importlib.util
-import json
 import os
-
-import pytest
 
 from summ_plugin.data.records import Record, iter_jsonl_records
 from summ_plugin.retrieval import approx_token_count, build_retriever, retrieval_coverage, select_source

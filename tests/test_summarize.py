@@ -2,7 +2,6 @@
 import json
 import os
 
-import pytest
 
 from summ_plugin.cli.summarize import main as summarize_main
 
