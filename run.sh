@@ -8,7 +8,8 @@
 #   ./run.sh real ...     the real recipe on GPU with a released bart.base / bart.large:
 #       BART_DIR=/path/bart.base   (model.pt, dict.txt; encoder.json + vocab.bpe here or given)
 #       RAW_DIR=/path/raw          (train.jsonl, valid.jsonl, test.jsonl)
-#       ARCH=bart_base|bart_large  WORK=work/real  RETRIEVER=bm25  TRAIN_RETRIEVER=oracle
+#       ARCH=bart_base|bart_large  WORK=work/real  [RETRIEVER=...  TRAIN_RETRIEVER=...: default, the
+#       retriever chosen on valid (lead / learned / hybrid) and the oracle padded with random passages]
 #
 # Environment: the active virtualenv/conda env when there is one (a user's CUDA torch is left
 # alone), otherwise ./.venv. torch is installed first when none is importable (here
@@ -67,10 +68,10 @@ demo() {
   else
     echo "reusing $work/vocab"
   fi
-  log "2/6 retrieval + binarization (train: oracle, valid/test: bm25), $DEMO_SOURCE-token source budget"
+  log "2/6 retrieval + binarization (train: oracle + random padding; valid/test: chosen on valid among lead, learned, hybrids), $DEMO_SOURCE-token source budget"
   summ-prepare --input "$data" --destdir "$work/data-bin" \
     --encoder-json "$work/vocab/encoder.json" --vocab-bpe "$work/vocab/vocab.bpe" --dict "$work/vocab/dict.txt" \
-    --train-retriever oracle --retriever bm25 --max-source-positions "$DEMO_SOURCE" --max-target-positions 256 \
+    --max-source-positions "$DEMO_SOURCE" --max-target-positions 256 \
     --workers 2 --allow-missing-summary test --overwrite
   log "3/6 fine-tune a tiny bart_base-architecture model (CPU), best checkpoint by ROUGE-L"
   rm -rf "$work/checkpoints"
@@ -93,7 +94,7 @@ demo() {
     2>&1 | tee "$work/train.log"
   log "4/6 summarize the raw test documents (same retrieval path, then beam search)"
   summ-summarize --path "$work/checkpoints/checkpoint_best.pt" --input "$data/test.jsonl" \
-    --output "$work/test.hyps.jsonl" --retriever bm25 \
+    --output "$work/test.hyps.jsonl" \
     --encoder-json "$work/vocab/encoder.json" --vocab-bpe "$work/vocab/vocab.bpe" \
     --beam 2 --max-len-b 100 --min-len 20 --no-repeat-ngram-size 3 --cpu
   log "5/6 ROUGE of the test summaries (rouge-score, stemmed; ROUGE-Lsum over sentences)"
@@ -111,7 +112,7 @@ real() {
   mkdir -p "$work"
   log "retrieval + binarization with $BART_DIR/dict.txt"
   summ-prepare --input "$RAW_DIR" --destdir "$work/data-bin" --encoder-json "$enc" --vocab-bpe "$bpe" \
-    --dict "$BART_DIR/dict.txt" --train-retriever "${TRAIN_RETRIEVER:-oracle}" --retriever "${RETRIEVER:-bm25}" \
+    --dict "$BART_DIR/dict.txt" ${TRAIN_RETRIEVER:+--train-retriever "$TRAIN_RETRIEVER"} ${RETRIEVER:+--retriever "$RETRIEVER"} \
     --max-source-positions 1024 --workers "${WORKERS:-8}" --allow-missing-summary test --overwrite
   log "fine-tuning $arch (fairseq's published recipe: conf/$arch.yaml)"
   fairseq-hydra-train --config-dir "$ROOT/conf" --config-name "$arch" \
@@ -122,7 +123,7 @@ real() {
     2>&1 | tee "$work/train.log"
   log "summarizing the test split"
   summ-summarize --path "$work/checkpoints/checkpoint_best.pt" --input "$RAW_DIR/test.jsonl" \
-    --output "$work/test.hyps.jsonl" --retriever "${RETRIEVER:-bm25}" --encoder-json "$enc" --vocab-bpe "$bpe" \
+    --output "$work/test.hyps.jsonl" ${RETRIEVER:+--retriever "$RETRIEVER"} --encoder-json "$enc" --vocab-bpe "$bpe" \
     --beam 4 --lenpen 2.0 --max-len-b 140 --min-len 55 --no-repeat-ngram-size 3 --fp16
   summ-score --hyps "$work/test.hyps.jsonl" --refs "$RAW_DIR/test.jsonl" --json "$work/test.rouge.json"
 }

@@ -9,7 +9,7 @@ import logging
 import os
 from argparse import Namespace
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import torch
 from fairseq import checkpoint_utils, utils
@@ -68,6 +68,27 @@ def _read_prepare_json(data_bin: str) -> Dict:
         return json.load(handle)
 
 
+def recorded_retriever(prepared: Dict, data_bin: str, task_cfg=None) -> Tuple[str, Dict]:
+    """The retriever (and options) a data-bin's valid/test sources were made with.
+
+    A selector file the data-bin holds is named relative to it in prepare.json and resolved
+    here, so a data-bin (with its checkpoint) can move. Data-bins without that record
+    (older, or built by hand) fall back to the task's own --retriever, else lead.
+    """
+    retrieval = prepared.get("retrieval") or {}
+    recorded = retrieval.get("valid") or retrieval.get("test")
+    if recorded:
+        name, options = recorded["retriever"], dict(recorded.get("options") or {})
+    else:
+        options_used = prepared.get("options", {})
+        name = options_used.get("retriever") or getattr(task_cfg, "retriever", None) or "lead"
+        options = dict(options_used.get("retriever_options") or {})
+    selector = options.get("selector")
+    if isinstance(selector, str) and not os.path.isabs(selector):
+        options["selector"] = os.path.join(data_bin, selector)
+    return name, options
+
+
 def resolve_inference_settings(config: SummarizeConfig, task_cfg) -> Dict:
     """Fill what the user did not give from the data-bin the model was trained on:
     its dictionary, its BPE files, and the retriever it used for valid/test."""
@@ -78,7 +99,17 @@ def resolve_inference_settings(config: SummarizeConfig, task_cfg) -> Dict:
             f"{dict_path} not found: give --data-bin, the data-bin (or a directory holding dict.source.txt) "
             "the model was trained on"
         )
-    prepared_options = _read_prepare_json(data_bin).get("options", {})
+    prepared = _read_prepare_json(data_bin)
+    prepared_options = prepared.get("options", {})
+    recorded_name, recorded_options = recorded_retriever(prepared, data_bin, task_cfg)
+    if config.retriever and (config.retriever, config.retriever_options or {}) != (recorded_name, recorded_options):
+        logger.warning("--retriever %s %s overrides the retriever the model's training data was prepared with "
+                       "(%s %s, %s): the model was trained and validated on other inputs",
+                       config.retriever, json.dumps(config.retriever_options or {}), recorded_name,
+                       json.dumps(recorded_options), os.path.join(data_bin, "prepare.json"))
+    elif not config.retriever:
+        logger.info("retriever %s %s: the one the model's valid data was prepared with (%s)",
+                    recorded_name, json.dumps(recorded_options), os.path.join(data_bin, "prepare.json"))
     settings = {
         "data_bin": data_bin,
         "dict_path": dict_path,
@@ -86,10 +117,8 @@ def resolve_inference_settings(config: SummarizeConfig, task_cfg) -> Dict:
         or prepared_options.get("encoder_json") or os.path.join(data_bin, "encoder.json"),
         "vocab_bpe": config.vocab_bpe or getattr(task_cfg, "vocab_bpe", None)
         or prepared_options.get("vocab_bpe") or os.path.join(data_bin, "vocab.bpe"),
-        "retriever": config.retriever or prepared_options.get("retriever") or getattr(task_cfg, "retriever", "bm25"),
-        "retriever_options": config.retriever_options
-        if config.retriever_options is not None
-        else prepared_options.get("retriever_options", {}),
+        "retriever": config.retriever or recorded_name,
+        "retriever_options": (config.retriever_options or {}) if config.retriever else recorded_options,
         "split_mode": config.split_mode or prepared_options.get("split_mode") or "sentence",
         # the budget the training data was prepared with, capped by what the model accepts
         "max_source_positions": min(

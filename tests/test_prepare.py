@@ -89,7 +89,11 @@ def test_meta_and_manifest(vocab, tmp_path):
     manifest = json.load(open(os.path.join(dest, "prepare.json"), encoding="utf-8"))
     assert set(manifest["splits"]) == {"train", "valid", "test"}
     train = manifest["splits"]["train"]
-    assert train["examples"] == 24 and train["skipped"] == 0 and train["retriever"] == "lead"
+    assert train["examples"] == 24 and train["skipped"] == 0
+    # --retriever names valid/test's; train follows the published recipe unless --train-retriever
+    assert (train["retriever"], train["retriever_options"]) == ("oracle", {"pad": "random"})
+    assert manifest["splits"]["valid"]["retriever"] == "lead"
+    assert manifest["retrieval"]["chosen"] == {"reason": "given with --retriever"}
     assert train["input_sha256"] == sha256_path(os.path.join(raw, "train.jsonl"))
     assert 0 < train["mean_rouge1_recall"] <= 1
     assert manifest["budget"] == {"max_source_positions": 64, "reserved_tokens": 2, "separator_tokens": 1,
@@ -101,7 +105,7 @@ def test_meta_and_manifest(vocab, tmp_path):
     assert [m["id"] for m in meta] == [f"doc1-{i}" for i in range(24)]
     documents = [json.loads(line)["document"] for line in open(os.path.join(raw, "train.jsonl"), encoding="utf-8")]
     for m, document in zip(meta, documents):
-        assert m["retriever"] == "lead" and m["n_passages"] == len(split_passages([document], mode="sentence")) > 5
+        assert m["retriever"] == "oracle" and m["n_passages"] == len(split_passages([document], mode="sentence")) > 5
         assert 0 < len(m["passage_ids"]) <= m["n_passages"]
         assert m["n_source_tokens"] <= 64 and m["target_truncated"] is False
         assert 0 <= m["rouge1_recall"] <= 1 and 0 <= m["rouge2_recall"] <= 1

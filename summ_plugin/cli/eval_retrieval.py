@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from summ_plugin.data.records import BadRecordError, iter_jsonl_records
 from summ_plugin.atomic import atomic_write_json
+from summ_plugin.cli import setup_logging
 from summ_plugin.retrieval import (SPLIT_MODES, approx_token_count, available_retrievers,
                                    build_retriever, retrieval_coverage, select_source)
 
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         names = [n.strip() for n in args.retrievers.split(",") if n.strip()]
         if not names:
@@ -180,8 +181,9 @@ def main(argv=None) -> int:
         else:
             count_tokens = lru_cache(maxsize=None)(approx_token_count)
             token_counting = "approximate token counts (1.3 per word)"
-            logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
         retrievers = build_all(names, parse_options(args.option, names), args.selector)
+        if not args.encoder_json:
+            logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
         report = evaluate(args.input, retrievers, args.max_positions, count_tokens,
                           args.split_mode, args.max_docs)
     except UserError as err:

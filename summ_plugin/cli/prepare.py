@@ -41,12 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     bpe.add_argument("--dict", dest="dict_path", help="fairseq dict.txt (of the model to fine-tune)")
 
     ret = parser.add_argument_group("retrieval")
-    ret.add_argument("--retriever", default="bm25", help="retriever for valid/test (and train unless --train-retriever)")
-    ret.add_argument("--train-retriever", help="retriever for the train split (e.g. oracle); default: --retriever")
+    ret.add_argument("--retriever", default=None,
+                     help="retriever for valid/test; default: chosen on the valid split among lead "
+                     "(truncation), a selector learned on the train split, and lead+learned hybrids "
+                     "(the table and the choice are logged and kept in prepare.json)")
+    ret.add_argument("--train-retriever",
+                     help="retriever for the train split; default: oracle padded with random passages "
+                     "(the published recipe)")
     ret.add_argument("--retriever-options", default="{}", help="JSON object of options for --retriever")
     ret.add_argument("--train-retriever-options", default=None,
                      help="JSON object of options for --train-retriever (default: --retriever-options "
                      "when both name the same retriever, else none)")
+    ret.add_argument("--selector-train-records", type=int, default=1000,
+                     help="default retriever: train the selector on the first N train records")
+    ret.add_argument("--selector-valid-records", type=int, default=200,
+                     help="default retriever: score the candidates on the first N valid records")
     ret.add_argument("--split-mode", default="sentence", choices=("sentence", "paragraph", "window"),
                      help="how documents are cut into passages")
     ret.add_argument("--max-source-positions", type=int, default=1024)
@@ -132,6 +141,8 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
         retriever_options=_json_option(parser, "--retriever-options", args.retriever_options),
         train_retriever_options=_json_option(parser, "--train-retriever-options", args.train_retriever_options),
         split_mode=args.split_mode,
+        selector_train_records=args.selector_train_records,
+        selector_valid_records=args.selector_valid_records,
         max_source_positions=args.max_source_positions,
         max_target_positions=args.max_target_positions,
         workers=args.workers,

@@ -19,7 +19,14 @@ canonical / xsum   ``id``        ``document``   ``summary``  ``documents``, ``qu
                                  (or ``documents``)           ``title``
 cnn_dailymail      ``id``        ``article``    ``highlights``
 billsum            (none)        ``text``       ``summary``  ``title`` -> Record.title
+arxiv_pubmed       ``article_id`` ``sections``  ``abstract_text``  ``section_names``;
+                                 (``article_text``)           Cohan et al. 2018, ``<S>`` tags removed
+article_abstract   (none)        ``article``    ``abstract``  Hugging Face ``scientific_papers``
 =================  ============  =============  ===========  ==========================
+
+A ``sections`` field (``[{"title": ..., "text": ...}]``) may replace ``document`` in the
+canonical layout: titles become heading lines that passage splitting uses as section
+boundaries (features for the learned selector, not text for the model).
 
 When the id column is absent (BillSum has none) ids are ``<file stem>-<row>``, the row counted
 from 0 over the data rows, which is the index pandas and ``datasets`` give the same row.
@@ -36,10 +43,11 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .records import BadRecordError, FieldNames, Record, iter_jsonl_objects, open_input_binary, record_from_dict
 
@@ -85,16 +93,61 @@ class InputFormatError(BadRecordError):
     """The input as a whole cannot be read (missing file/column, unknown layout); names the file."""
 
 
+_SENTENCE_TAGS = re.compile(r"</?S>")
+
+
+def cohan_to_canonical(obj: Dict, location: str) -> Dict:
+    """One arXiv/PubMed object as Cohan et al. (2018) distribute it -> canonical keys.
+
+    ``article_id``; ``sections`` (lists of sentences) under ``section_names`` become the
+    ``sections`` field (headings for the selector, not text for the model); without them,
+    ``article_text`` (a list of sentences) is the document. ``abstract_text`` (sentences
+    wrapped in ``<S> ... </S>``) is the summary, one sentence per line. Sentences are kept
+    one per line: the corpora are lowercased and tokenized ("we study x ."), which a
+    sentence splitter cannot cut, but every line break is a boundary.
+    """
+    out: Dict[str, object] = {"id": obj.get("article_id")}
+    names, sections = obj.get("section_names"), obj.get("sections")
+
+    def sentences(value, key):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BadRecordError(location, f"field '{key}' must be a list of sentence strings", str(out["id"]))
+        return value
+
+    if isinstance(sections, list) and sections:
+        if not isinstance(names, list) or len(names) != len(sections):
+            raise BadRecordError(location, "fields 'section_names' and 'sections' must be lists of the same length",
+                                 str(out["id"]))
+        out["sections"] = [{"title": name if isinstance(name, str) else "",
+                            "text": "\n".join(s.strip() for s in sentences(section, f"sections[{i}]"))}
+                           for i, (name, section) in enumerate(zip(names, sections))]
+    elif obj.get("article_text") is not None:
+        out["document"] = "\n".join(s.strip() for s in sentences(obj["article_text"], "article_text"))
+    if obj.get("abstract_text") is not None:
+        abstract = [" ".join(_SENTENCE_TAGS.sub(" ", s).split())
+                    for s in sentences(obj["abstract_text"], "abstract_text")]
+        out["summary"] = "\n".join(s for s in abstract if s)
+    return out
+
+
 @dataclass(frozen=True)
 class Layout:
     name: str
     fields: FieldNames
+    # objects of this layout are rewritten to canonical keys first (JSONL only)
+    convert: Optional[Callable[[Dict, str], Dict]] = None
+    # the layout has no id column: ids are made from the file name and row
+    synthesise_ids: bool = False
 
 
 LAYOUTS = (
     Layout("canonical", FieldNames()),  # also XSum's export: id / document / summary
     Layout("cnn_dailymail", FieldNames(id="id", document="article", summary="highlights")),
-    Layout("billsum", FieldNames(id="id", document="text", summary="summary", title="title")),
+    Layout("billsum", FieldNames(id="id", document="text", summary="summary", title="title"), synthesise_ids=True),
+    # arXiv / PubMed as Cohan et al. (2018) distribute them
+    Layout("arxiv_pubmed", FieldNames(), convert=cohan_to_canonical),
+    # the flat string layout of the same corpora (Hugging Face's scientific_papers)
+    Layout("article_abstract", FieldNames(id="id", document="article", summary="abstract"), synthesise_ids=True),
 )
 
 
@@ -204,18 +257,24 @@ def split_input_path(root: str, split: str, fmt: str = "auto") -> Optional[str]:
 def detect_layout(columns: Sequence[str], source: str) -> Layout:
     """Pick the column layout from the column names (or the first JSON object's keys)."""
     names = set(columns)
-    if "document" in names or "documents" in names:
-        layout = LAYOUTS[0]
+    by_name = {layout.name: layout for layout in LAYOUTS}
+    if "article_text" in names or "abstract_text" in names:
+        layout = by_name["arxiv_pubmed"]
+    elif names & {"document", "documents", "sections"}:
+        layout = by_name["canonical"]
+    elif "article" in names and "abstract" in names:
+        layout = by_name["article_abstract"]
     elif "article" in names:
-        layout = LAYOUTS[1]
+        layout = by_name["cnn_dailymail"]
     elif "text" in names:
-        layout = LAYOUTS[2]
+        layout = by_name["billsum"]
     else:
         raise InputFormatError(
             source,
             f"cannot tell the column layout from columns [{', '.join(map(str, columns))}]; expected "
-            "id/document(s)/summary (canonical, xsum), id/article/highlights (cnn_dailymail) or "
-            "text/summary/title (billsum); name the columns with --document-field/--summary-field/--id-field",
+            "id/document(s)|sections/summary (canonical, xsum), id/article/highlights (cnn_dailymail), "
+            "text/summary/title (billsum), article_id/article_text/abstract_text/section_names/sections "
+            "(arXiv/PubMed) or article/abstract; name the columns with --document-field/--summary-field/--id-field",
         )
     logger.info("%s: columns [%s] -> %s layout", source, ", ".join(map(str, columns)), layout.name)
     return layout
@@ -249,7 +308,8 @@ def _row_to_record(
 ) -> Union[Record, BadRecordError]:
     """A flat row (CSV or Parquet) -> Record; empty optional cells mean "absent"."""
     obj: Dict[str, object] = {}
-    for key in (fields.id, fields.document, fields.documents, fields.query, fields.summary, fields.title):
+    for key in (fields.id, fields.document, fields.documents, fields.sections, fields.query, fields.summary,
+                fields.title):
         value = row.get(key)
         if value is None:
             continue
@@ -260,13 +320,13 @@ def _row_to_record(
         obj[key] = value
     if synthetic_id is not None and fields.id not in obj:
         obj[fields.id] = synthetic_id
-    # a CSV cell cannot hold a list: a 'documents' column holds one as JSON text
-    docs = obj.get(fields.documents)
-    if isinstance(docs, str):
-        try:
-            obj[fields.documents] = json.loads(docs)
-        except json.JSONDecodeError as err:
-            return BadRecordError(location, f"column '{fields.documents}' is not a JSON list: {err.msg}")
+    # a CSV cell cannot hold a list: a 'documents' or 'sections' column holds one as JSON text
+    for key in (fields.documents, fields.sections):
+        if isinstance(obj.get(key), str):
+            try:
+                obj[key] = json.loads(obj[key])
+            except json.JSONDecodeError as err:
+                return BadRecordError(location, f"column '{key}' is not a JSON list: {err.msg}")
     try:
         return record_from_dict(obj, location, fields, require_summary)
     except BadRecordError as err:
@@ -289,6 +349,7 @@ def _iter_jsonl(path: str, fields: Optional[FieldNames], require_summary: bool) 
     # JSONL is checked per line (a bad first line is a bad record, not a bad file, as in
     # iter_jsonl_records); the first object only picks the layout when none is named.
     synthesise = False
+    convert = None
     if fields is None:
         first = _first_json_object(path)
         fields = FieldNames()
@@ -299,9 +360,10 @@ def _iter_jsonl(path: str, fields: Optional[FieldNames], require_summary: bool) 
                 logger.warning("%s; reading it with the canonical field names", err)
             else:
                 fields = layout.fields
+                convert = layout.convert
                 # only a layout that has no id (BillSum) gets synthesised ids; elsewhere a
                 # missing id is the record's error
-                synthesise = layout.name == "billsum" and fields.id not in first
+                synthesise = layout.synthesise_ids and fields.id not in first
                 if synthesise:
                     logger.info("%s: no '%s' key; ids are '%s-<n>', n counted from 0 over the objects",
                                 path, fields.id, file_stem(path))
@@ -315,6 +377,8 @@ def _iter_jsonl(path: str, fields: Optional[FieldNames], require_summary: bool) 
             if synthesise and isinstance(obj, dict) and fields.id not in obj:
                 obj = {**obj, fields.id: f"{stem}-{index}"}
             try:
+                if convert is not None and isinstance(obj, dict):
+                    obj = convert(obj, location)
                 yield record_from_dict(obj, location, fields, require_summary)
             except BadRecordError as err:
                 yield err

@@ -22,7 +22,7 @@ import unicodedata
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -46,6 +46,13 @@ MAX_RUN_CHARS = 100
 # Records per task sent to a worker, and how many tasks may be in flight per worker: the
 # window is what bounds memory (Pool.imap alone would read the whole input ahead).
 CHUNK_SIZE = 16
+# The train split's source by default: what the summary says plus random other passages
+# (the published recipe for retrieve-then-summarize training, e.g. Manakul and Gales 2021):
+# the model learns to use relevant passages wherever they are, and the random padding keeps
+# it from trusting that every passage it reads is relevant.
+DEFAULT_TRAIN_RETRIEVER = "oracle"
+DEFAULT_TRAIN_RETRIEVER_OPTIONS = {"pad": "random"}
+SELECTOR_FILE = "selector.json"
 TASKS_IN_FLIGHT_PER_WORKER = 4
 
 
@@ -61,11 +68,18 @@ class PrepareConfig:
     dict_path: str
     # split name -> input path (file, or directory for CNN/DM stories)
     inputs: Dict[str, str] = field(default_factory=dict)
-    retriever: str = "bm25"
+    # None: chosen on the valid split (lead, learned or a lead+learned hybrid), see
+    # summ_plugin.retrieval.choice; lead when there are no summaries to learn from
+    retriever: Optional[str] = None
+    # None: the published recipe, the oracle padded with random unselected passages
     train_retriever: Optional[str] = None
     retriever_options: Dict = field(default_factory=dict)
     train_retriever_options: Optional[Dict] = None
     split_mode: str = "sentence"
+    # bounded samples for choosing the default retriever: records the selector is trained
+    # on (first N of train) and records the candidates are scored on (first N of valid)
+    selector_train_records: int = 1000
+    selector_valid_records: int = 200
     max_source_positions: int = 1024
     max_target_positions: int = 1024
     workers: int = 1
@@ -78,7 +92,9 @@ class PrepareConfig:
     allow_missing_summary: Tuple[str, ...] = ()
 
     def retriever_for(self, split: str) -> Tuple[str, Dict]:
-        if split == "train" and self.train_retriever:
+        if split == "train":
+            if not self.train_retriever:
+                return DEFAULT_TRAIN_RETRIEVER, dict(DEFAULT_TRAIN_RETRIEVER_OPTIONS)
             options = self.train_retriever_options
             if options is None:
                 options = self.retriever_options if self.train_retriever == self.retriever else {}
@@ -512,9 +528,13 @@ def validate_config(config: PrepareConfig) -> None:
         raise PrepareError(f"--workers must be >= 1, got {config.workers}")
     if config.shards < 1:
         raise PrepareError(f"--shards must be >= 1, got {config.shards}")
+    if config.selector_train_records < 1 or config.selector_valid_records < 1:
+        raise PrepareError("--selector-train-records and --selector-valid-records must be >= 1")
     available = list(retrieval.available_retrievers())
     for split in config.inputs:
         name, _ = config.retriever_for(split)
+        if name is None:
+            continue  # chosen on the valid split before any record is encoded
         if name not in available:
             raise PrepareError(f"unknown retriever '{name}' (available: {', '.join(available)})")
         options = config.retriever_for(split)[1]
@@ -620,6 +640,86 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
     return summary
 
 
+def relative_to(obj, root: str):
+    """``obj`` with every string that is a path inside ``root`` made relative to it (files the
+    data-bin holds, e.g. the selector, are named relative to the data-bin wherever it moves)."""
+    if isinstance(obj, dict):
+        return {key: relative_to(value, root) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [relative_to(value, root) for value in obj]
+    if isinstance(obj, str) and os.path.isabs(obj) and obj.startswith(root + os.sep):
+        return os.path.relpath(obj, root)
+    return obj
+
+
+def _sample_records(path: str, config: PrepareConfig, split: str, limit: int) -> List[Record]:
+    """The first ``limit`` usable records (with summaries) of a split, cleaned as for encoding."""
+    records = []
+    for item in iter_split_records(path, config, split, require_summary=True):
+        if len(records) >= limit:
+            break
+        if isinstance(item, Record):
+            record, _ = clean_record(item)
+            if any(d.strip() for d in record.documents) and record.summary and record.summary.strip():
+                records.append(record)
+    return records
+
+
+def _token_budget(config: PrepareConfig):
+    from summ_plugin.data.bpe import load_gpt2_bpe
+    from summ_plugin.retrieval.choice import Budget
+
+    bpe = load_gpt2_bpe(config.encoder_json, config.vocab_bpe)
+    count = lru_cache(maxsize=None)(lambda text: len(bpe.encode(" " + text)))
+    return Budget(config.max_source_positions, count, config.split_mode, RESERVED_TOKENS,
+                  SEPARATOR_TOKENS, ExampleEncoder.token_bounds)
+
+
+def choose_default_retriever(config: PrepareConfig, out_dir: str):
+    """The retriever for valid/test when none was given: see summ_plugin.retrieval.choice."""
+    from summ_plugin.retrieval.choice import Choice, choose_retriever
+
+    train_path = config.inputs.get("train")
+    if train_path is None:
+        return Choice("lead", {}, [], "no train split with summaries to learn from: lead (truncation)")
+    train = _sample_records(train_path, config, "train", config.selector_train_records)
+    if "valid" in config.inputs:
+        held_out = _sample_records(config.inputs["valid"], config, "valid", config.selector_valid_records)
+    else:  # no valid split: score on every fifth training record, train on the others
+        held_out, train = train[4::5], [r for i, r in enumerate(train) if i % 5 != 4]
+    info = {"input_sha256": sha256_path(train_path), "records": len(train)}
+    return choose_retriever(train, held_out, _token_budget(config), os.path.join(out_dir, SELECTOR_FILE), info)
+
+
+def resolve_retrievers(config: PrepareConfig, out_dir: str) -> Tuple[PrepareConfig, Dict]:
+    """Fill in the default retriever and copy every selector file the retrievers use into
+    ``out_dir`` (the data-bin holds what it was made with). Returns the config the workers
+    use and the report for prepare.json."""
+    report: Dict = {}
+    if config.retriever is None:
+        choice = choose_default_retriever(config, out_dir)
+        if not choice.table:
+            logger.info("retriever: %s", choice.reason)
+        config = replace(config, retriever=choice.retriever, retriever_options=dict(choice.options))
+        report["chosen"] = choice.to_json()
+    else:
+        report["chosen"] = {"reason": "given with --retriever"}
+    for which, options_field, file_name in (("retriever", "retriever_options", SELECTOR_FILE),
+                                            ("train_retriever", "train_retriever_options", "train." + SELECTOR_FILE)):
+        options = getattr(config, options_field)
+        selector = (options or {}).get("selector")
+        if not selector or os.path.dirname(os.path.abspath(selector)) == os.path.abspath(out_dir):
+            continue
+        copy = os.path.join(out_dir, file_name)
+        shutil.copyfile(selector, copy)
+        config = replace(config, **{options_field: dict(options, selector=copy)})
+    for split in SPLITS:
+        if split in config.inputs:
+            name, options = config.retriever_for(split)
+            report[split] = {"retriever": name, "options": options}
+    return config, report
+
+
 def prepare_data_bin(config: PrepareConfig) -> str:
     """Build the data-bin described by ``config``; return the data path for fairseq-train."""
     from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe, load_dictionary, load_gpt2_bpe
@@ -651,6 +751,7 @@ def prepare_data_bin(config: PrepareConfig) -> str:
             os.makedirs(out_dir, exist_ok=True)
             for lang in (SOURCE_LANG, TARGET_LANG):
                 shutil.copyfile(config.dict_path, os.path.join(out_dir, f"dict.{lang}.txt"))
+        config, retrieval_report = resolve_retrievers(config, tmp)
         splits = {}
         with OrderedPool(config.workers, _init_worker, (config,)) as pool:
             for split in SPLITS:
@@ -668,6 +769,7 @@ def prepare_data_bin(config: PrepareConfig) -> str:
         manifest = {
             "format_version": 1,
             "options": config.to_json(),
+            "retrieval": retrieval_report,
             "budget": {
                 "max_source_positions": config.max_source_positions,
                 "reserved_tokens": RESERVED_TOKENS,
@@ -685,7 +787,7 @@ def prepare_data_bin(config: PrepareConfig) -> str:
             "splits": splits,
         }
         # last file written: its presence marks a complete data-bin
-        _write_json_atomic(os.path.join(tmp, "prepare.json"), manifest)
+        _write_json_atomic(os.path.join(tmp, "prepare.json"), relative_to(manifest, tmp))
         _publish(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

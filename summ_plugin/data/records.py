@@ -34,6 +34,8 @@ class FieldNames:
     query: str = "query"
     summary: str = "summary"
     title: str = "title"
+    # [{"title": heading, "text": body}, ...]: one structured document (see sections_to_document)
+    sections: str = "sections"
 
 
 @dataclass
@@ -68,6 +70,28 @@ def _optional_text(obj: Dict, key: str, location: str) -> Optional[str]:
     return value
 
 
+def sections_to_document(sections: object, location: str, key: str = "sections") -> str:
+    """A ``sections`` list (``[{"title": ..., "text": ...}, ...]``) -> one document text.
+
+    Each title becomes a Markdown heading line (``# Title``), which passage splitting reads
+    as a section boundary and never as text for the model; bodies are separated by blank lines.
+    """
+    if not isinstance(sections, list):
+        raise BadRecordError(location, f"field '{key}' must be a list of {{\"title\": ..., \"text\": ...}} objects")
+    blocks = []
+    for number, section in enumerate(sections):
+        if not isinstance(section, dict) or not isinstance(section.get("text"), str) or \
+                not isinstance(section.get("title", ""), (str, type(None))):
+            raise BadRecordError(location, f"field '{key}' item {number}: expected an object with a string "
+                                           f"'text' and an optional string 'title'")
+        title = " ".join((section.get("title") or "").split())
+        if title:
+            blocks.append("# " + title)
+        if section["text"].strip():
+            blocks.append(section["text"].strip())
+    return "\n\n".join(blocks)
+
+
 def record_from_dict(
     obj: object,
     location: str,
@@ -86,7 +110,13 @@ def record_from_dict(
     if not rid.strip():
         raise BadRecordError(location, f"field '{fields.id}' is empty")
 
-    if fields.documents in obj and obj[fields.documents] is not None:
+    given = [key for key in (fields.document, fields.documents, fields.sections) if obj.get(key) is not None]
+    if fields.sections in given and len(given) > 1:
+        raise BadRecordError(location, f"fields {' and '.join(repr(k) for k in given)} both give the document; "
+                                       f"keep one", rid)
+    if fields.sections in given:
+        docs = [sections_to_document(obj[fields.sections], location, fields.sections)]
+    elif fields.documents in obj and obj[fields.documents] is not None:
         docs = obj[fields.documents]
         if not isinstance(docs, list) or not all(isinstance(d, str) for d in docs):
             raise BadRecordError(location, f"field '{fields.documents}' must be a list of strings", rid)

@@ -1,10 +1,16 @@
-"""The learned selector: a logistic regression over passage features. No fairseq import.
+"""The learned selector: gradient-boosted trees over passage features. No fairseq import.
 
-Training labels passages with the greedy ROUGE oracle (see :mod:`.oracle`) and fits a
-standardised logistic regression (scikit-learn, lbfgs: deterministic). The model is
-saved as plain JSON (feature names, scaler and coefficients as exact float reprs), and
-scoring is a numpy dot product, so a loaded model scores bit for bit like the trained
-one and training twice on the same data writes the same file.
+Training labels passages with the greedy ROUGE oracle (see :mod:`.oracle`) and fits
+scikit-learn's ``HistGradientBoostingClassifier`` (deterministic: no early stopping, no
+subsampling; a fixed seed for the rest). Trees, not a linear model, because the useful
+signal is non-linear: "near the start or near the end of the document, not the middle",
+"first sentences of the conclusion". The model is saved as plain JSON (per tree: the
+split feature, threshold, children and leaf values as exact float reprs), and scoring is a
+numpy walk down the trees, so loading a selector runs no code, needs no scikit-learn,
+and a loaded model scores bit for bit like the trained one; training twice on the same
+data writes the same file. Loading checks the trees' structure (children after their
+parent, features and children in range), so a crafted file can neither loop nor index
+out of bounds.
 """
 import json
 import logging
@@ -23,37 +29,80 @@ from ..atomic import atomic_output
 logger = logging.getLogger(__name__)
 
 FORMAT = "summ_plugin.learned_selector"
-VERSION = 1
+VERSION = 2
+_TREE_KEYS = ("feature", "threshold", "missing_left", "left", "right", "value")
+
+
+class Tree:
+    """One regression tree as parallel arrays; node 0 is the root, ``left[i] == -1`` marks a leaf."""
+
+    def __init__(self, feature, threshold, missing_left, left, right, value, where: str = "tree"):
+        self.feature = np.asarray(feature, dtype=np.int64)
+        self.threshold = np.asarray(threshold, dtype=np.float64)
+        self.missing_left = np.asarray(missing_left, dtype=bool)
+        self.left = np.asarray(left, dtype=np.int64)
+        self.right = np.asarray(right, dtype=np.int64)
+        self.value = np.asarray(value, dtype=np.float64)
+        n = len(self.value)
+        if n == 0 or any(len(getattr(self, key)) != n for key in _TREE_KEYS) or any(
+                getattr(self, key).ndim != 1 for key in _TREE_KEYS):
+            raise ValueError(f"{where}: arrays {', '.join(_TREE_KEYS)} must be non-empty and of equal length")
+        inner = self.left >= 0
+        nodes = np.arange(n)
+        # children strictly after their parent: every walk ends, in at most n steps
+        if np.any(self.left[inner] <= nodes[inner]) or np.any(self.right[inner] <= nodes[inner]) \
+                or np.any(self.left[inner] >= n) or np.any(self.right[inner] >= n) \
+                or np.any(self.right[~inner] != -1) or np.any(self.left < -1):
+            raise ValueError(f"{where}: children must be nodes after their parent (or -1 for a leaf)")
+        if np.any((self.feature[inner] < 0) | (self.feature[inner] >= len(FEATURE_NAMES))):
+            raise ValueError(f"{where}: split feature out of range 0..{len(FEATURE_NAMES) - 1}")
+        if not np.all(np.isfinite(self.value)) or np.any(np.isnan(self.threshold[inner])):
+            raise ValueError(f"{where}: leaf values and thresholds must be numbers")
+        self.feature[~inner] = 0  # leaves never split; keeps indexing in range
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        node = np.zeros(len(features), dtype=np.int64)
+        rows = np.arange(len(features))
+        for _ in range(len(self.value)):
+            inner = self.left[node] >= 0
+            if not inner.any():
+                break
+            x = features[rows, self.feature[node]]
+            go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
+            node = np.where(inner, np.where(go_left, self.left[node], self.right[node]), node)
+        return self.value[node]
+
+    def to_dict(self) -> Dict:
+        return {"feature": self.feature.tolist(), "threshold": [float(v) for v in self.threshold],
+                "missing_left": self.missing_left.tolist(), "left": self.left.tolist(),
+                "right": self.right.tolist(), "value": [float(v) for v in self.value]}
 
 
 class LearnedSelector:
-    """Scores passages with ``((features - mean) / scale) @ coef + intercept``."""
+    """Scores passages with ``baseline + sum(tree.predict(features))`` (log-odds of "oracle picks it")."""
 
-    def __init__(self, mean, scale, coef, intercept: float, split_mode: str = "sentence",
+    def __init__(self, baseline: float, trees: List[Tree], split_mode: str = "sentence",
                  training: Optional[Dict] = None):
-        self.mean = np.asarray(mean, dtype=np.float64)
-        self.scale = np.asarray(scale, dtype=np.float64)
-        self.coef = np.asarray(coef, dtype=np.float64)
-        self.intercept = float(intercept)
+        self.baseline = float(baseline)
+        self.trees = list(trees)
         self.split_mode = split_mode
         self.training = training or {}
-        for name, value in (("mean", self.mean), ("scale", self.scale), ("coef", self.coef)):
-            if value.shape != (len(FEATURE_NAMES),):
-                raise ValueError(f"selector {name} has {value.size} values, expected {len(FEATURE_NAMES)}")
 
     def score_features(self, features: np.ndarray) -> np.ndarray:
-        return ((features - self.mean) / self.scale) @ self.coef + self.intercept
+        features = np.asarray(features, dtype=np.float64)
+        scores = np.full(len(features), self.baseline)
+        for tree in self.trees:
+            scores += tree.predict(features)
+        return scores
 
     def to_dict(self) -> Dict:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "model": "logistic_regression",
+            "model": "gradient_boosted_trees",
             "features": list(FEATURE_NAMES),
-            "mean": [float(v) for v in self.mean],
-            "scale": [float(v) for v in self.scale],
-            "coef": [float(v) for v in self.coef],
-            "intercept": self.intercept,
+            "baseline": self.baseline,
+            "trees": [tree.to_dict() for tree in self.trees],
             "split_mode": self.split_mode,
             "training": self.training,
         }
@@ -61,7 +110,7 @@ class LearnedSelector:
     def save(self, path: str) -> None:
         """Write atomically (temp file in the same directory, then rename)."""
         with atomic_output(path) as handle:
-            json.dump(self.to_dict(), handle, indent=1, sort_keys=True)
+            json.dump(self.to_dict(), handle, sort_keys=True, separators=(",", ":"))
             handle.write("\n")
 
     @classmethod
@@ -71,22 +120,32 @@ class LearnedSelector:
                 data = json.load(handle)
         except OSError as err:
             raise ValueError(f"cannot read selector file {path}: {err.strerror}") from err
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not a selector JSON file (line {err.lineno}: {err.msg})") from err
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path}: not a selector JSON file ({err})") from err
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{path}: not a selector file (key 'format' is not {FORMAT!r})")
         if data.get("version") != VERSION:
-            raise ValueError(f"{path}: selector version {data.get('version')!r}, this code reads {VERSION}")
+            raise ValueError(f"{path}: selector version {data.get('version')!r}, this code reads {VERSION}; "
+                             f"retrain it with summ-train-selector")
         if data.get("features") != FEATURE_NAMES:
             raise ValueError(f"{path}: key 'features' differs from this code's features "
                              f"({', '.join(FEATURE_NAMES)}); retrain the selector")
-        missing = [k for k in ("mean", "scale", "coef", "intercept") if k not in data]
+        missing = [k for k in ("baseline", "trees") if k not in data]
         if missing:
             raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
+        if not isinstance(data["trees"], list):
+            raise ValueError(f"{path}: key 'trees' must be a list")
         try:
-            return cls(data["mean"], data["scale"], data["coef"], data["intercept"],
-                       data.get("split_mode", "sentence"), data.get("training"))
-        except (TypeError, ValueError) as err:
+            trees = []
+            for number, tree in enumerate(data["trees"]):
+                if not isinstance(tree, dict) or any(key not in tree for key in _TREE_KEYS):
+                    raise ValueError(f"tree {number} needs keys {', '.join(_TREE_KEYS)}")
+                trees.append(Tree(*(tree[key] for key in _TREE_KEYS), where=f"tree {number}"))
+            split_mode = data.get("split_mode", "sentence")
+            if split_mode not in ("sentence", "paragraph", "window"):
+                raise ValueError(f"unknown split_mode {split_mode!r}")
+            return cls(float(data["baseline"]), trees, split_mode, data.get("training"))
+        except (TypeError, ValueError, OverflowError) as err:
             raise ValueError(f"{path}: {err}") from err
 
 
@@ -100,10 +159,23 @@ def oracle_labelled_features(documents: List[str], query: Optional[str], title: 
     return features, labels
 
 
+# Gradient boosting settings: shallow trees (depth 3: interactions of three features, e.g.
+# "in the conclusion, near its start, long enough") and few of them. Deeper/longer fits scored
+# worse in 2-fold cross-validation on the aclsum train split (36.2-37.3 R-2 recall against
+# 35.5-36.1 for 15-leaf trees or 400 iterations); small trees generalise across corpora.
+BOOSTING = dict(learning_rate=0.05, max_iter=100, max_depth=3, max_leaf_nodes=None,
+                min_samples_leaf=40, l2_regularization=1.0)
+
+
 def train_selector(examples: Iterable[Tuple[np.ndarray, np.ndarray]], split_mode: str = "sentence",
-                   regularization: float = 1.0, training_info: Optional[Dict] = None) -> LearnedSelector:
-    """Fit the selector on ``(features, labels)`` pairs, one per record."""
-    from sklearn.linear_model import LogisticRegression  # only training needs scikit-learn
+                   training_info: Optional[Dict] = None, max_passages: int = 300_000,
+                   seed: int = 0) -> LearnedSelector:
+    """Fit the selector on ``(features, labels)`` pairs, one per record.
+
+    Above ``max_passages`` training passages, unpicked ones are subsampled (seeded) so that
+    training stays within minutes; every oracle pick is kept.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier  # only training needs scikit-learn
 
     blocks = list(examples)
     if not blocks:
@@ -114,16 +186,30 @@ def train_selector(examples: Iterable[Tuple[np.ndarray, np.ndarray]], split_mode
     if positives == 0 or positives == len(labels):
         raise ValueError(f"the oracle labelled {positives} of {len(labels)} passages positive; "
                          f"need both classes to train")
-    mean = features.mean(axis=0)
-    scale = features.std(axis=0)
-    scale[scale == 0] = 1.0  # a constant feature (e.g. no query anywhere) carries no signal
-    model = LogisticRegression(C=regularization, class_weight="balanced", solver="lbfgs",
-                               max_iter=2000, tol=1e-8)
-    model.fit((features - mean) / scale, labels)
+    n_total = len(labels)
+    if n_total > max_passages:
+        negatives = np.flatnonzero(labels == 0)
+        keep = np.random.RandomState(seed).choice(negatives, max(max_passages - positives, 1), replace=False)
+        rows = np.sort(np.concatenate([np.flatnonzero(labels == 1), keep]))
+        features, labels = features[rows], labels[rows]
+        logger.info("subsampled %d of %d training passages (all %d oracle picks kept)",
+                    len(labels), n_total, positives)
+    model = HistGradientBoostingClassifier(early_stopping=False, random_state=seed, **BOOSTING)
+    model.fit(features, labels)
+    trees = []
+    for iteration in model._predictors:
+        nodes = iteration[0].nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        trees.append(Tree(nodes["feature_idx"], nodes["num_threshold"], nodes["missing_go_to_left"],
+                          np.where(leaf, -1, nodes["left"].astype(np.int64)),
+                          np.where(leaf, -1, nodes["right"].astype(np.int64)),
+                          nodes["value"]))
     info = dict(training_info or {})
-    info.update(records=len(blocks), passages=int(len(labels)), positives=positives)
-    logger.info("trained on %d records, %d passages (%d oracle picks)", len(blocks), len(labels), positives)
-    return LearnedSelector(mean, scale, model.coef_[0], float(model.intercept_[0]), split_mode, info)
+    info.update(records=len(blocks), passages=n_total, passages_used=int(len(labels)), positives=positives,
+                boosting=dict(BOOSTING))
+    logger.info("trained %d trees on %d records, %d passages (%d oracle picks)",
+                len(trees), len(blocks), len(labels), positives)
+    return LearnedSelector(float(np.ravel(model._baseline_prediction)[0]), trees, split_mode, info)
 
 
 _LOADED: Dict[str, Tuple[float, LearnedSelector]] = {}

@@ -9,10 +9,18 @@ Three modes:
 
 Passage ids number the passages of a whole record (all its documents) in document
 order, 0..n-1; empty or whitespace-only passages are never produced.
+
+Sections: in ``sentence`` and ``paragraph`` mode each document is first cut at its
+section headings (:func:`split_sections`): Markdown headings (``# Title``, what the
+``sections`` input field and the arXiv/PubMed layouts become), numbered headings
+("3.2 Results", "IV. RESULTS", "A.1 Details") and short lines without a final
+punctuation mark that have body text after them. Headings are not passages: each passage
+carries its section's index and title, which the learned selector uses as features, and
+the text BART reads is the body only (``keep_headings=True`` emits headings as passages too).
 """
 import re
 from dataclasses import dataclass
-from typing import List
+from typing import List, Tuple
 
 SPLIT_MODES = ("sentence", "paragraph", "window")
 
@@ -25,6 +33,10 @@ class Passage:
     # which paragraph of its document the passage belongs to (the window index in
     # "window" mode); used by the learned selector's position features
     paragraph: int = 0
+    # which section of its document (0: text before the first heading, 1..: after the
+    # first, second ... heading) and that section's heading ("" before the first one)
+    section: int = 0
+    section_title: str = ""
 
 
 # Abbreviations after which a period does not end a sentence. Titles come before a name
@@ -133,8 +145,71 @@ def split_paragraphs(text: str) -> List[str]:
     return [block.strip() for block in _BLANK_LINE.split(text) if block.strip()]
 
 
+# Heading lines. Markdown headings are certain (the structured input layouts are written
+# with them); numbered ones nearly so; a short unpunctuated line is a heading only when
+# body text follows and such lines are rare in the document (see split_sections).
+_MARKDOWN_HEADING = re.compile(r"#{1,6}[ \t]+(\S.*?)[ \t#]*")
+_NUMBERED_HEADING = re.compile(
+    r"(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[IVXLC]{1,6}\.|[A-Z](?:\.\d{1,2}){1,3}\.?|[A-Z]\.)\s+[^\W\d_]")
+_MAX_HEADING_CHARS = 100
+_MAX_HEADING_WORDS = 12
+# more short unpunctuated lines than this share of all lines: a list, a transcript or
+# verse, not headings
+_MAX_PLAIN_HEADING_SHARE = 0.3
+
+
+def _heading_candidate(line: str) -> bool:
+    """A short line with a letter that does not end like a sentence or a clause."""
+    if not line or len(line) > _MAX_HEADING_CHARS or len(line.split()) > _MAX_HEADING_WORDS:
+        return False
+    if line[-1] in ".!?,;:\u2026\"'\u201d\u2019-" or not any(c.isalpha() for c in line):
+        return False
+    return line[0].isupper() or line[0].isdigit()
+
+
+def split_sections(text: str) -> List[Tuple[str, str]]:
+    """``[(heading, body), ...]`` of one document; the first heading is "" (text before any).
+
+    The body keeps its own line breaks and blank lines, so paragraphs and sentences are
+    split as without sections. A document with no headings is one ("", text) section.
+    """
+    lines = text.splitlines()
+    stripped = [line.strip() for line in lines]
+    non_empty = [i for i, line in enumerate(stripped) if line]
+    next_text = {}  # line index -> index of the next non-empty line
+    for position, i in enumerate(non_empty[:-1]):
+        next_text[i] = non_empty[position + 1]
+    markdown, numbered, plain = {}, {}, {}
+    for i in non_empty:
+        line = stripped[i]
+        match = _MARKDOWN_HEADING.fullmatch(line)
+        if match:
+            markdown[i] = match.group(1)
+        elif i in next_text and _heading_candidate(line):
+            # body text must follow: a heading is never the document's last line
+            (numbered if _NUMBERED_HEADING.match(line) else plain)[i] = line
+    headings = dict(markdown)
+    headings.update(numbered)
+    if plain and len(plain) <= _MAX_PLAIN_HEADING_SHARE * len(non_empty):
+        headings.update(plain)
+    if not headings:
+        return [("", text)]
+    sections: List[Tuple[str, str]] = []
+    title, body = "", []
+    for i, line in enumerate(lines):
+        if i in headings:
+            if title or any(part.strip() for part in body):
+                sections.append((title, "\n".join(body)))
+            title, body = headings[i], []
+        else:
+            body.append(line)
+    sections.append((title, "\n".join(body)))
+    return sections
+
+
 def split_passages(
-    documents: List[str], mode: str = "sentence", window: int = 100, stride: int = 80
+    documents: List[str], mode: str = "sentence", window: int = 100, stride: int = 80,
+    keep_headings: bool = False,
 ) -> List[Passage]:
     """Split each document of a record into passages numbered over the whole record."""
     if mode not in SPLIT_MODES:
@@ -159,8 +234,16 @@ def split_passages(
                 start += stride
                 window_index += 1
             continue
-        for para_index, paragraph in enumerate(split_paragraphs(document)):
-            pieces = split_sentences(paragraph) if mode == "sentence" else [paragraph]
-            for piece in pieces:
-                passages.append(Passage(len(passages), doc_index, piece, para_index))
+        para_index = 0
+        for section_index, (heading, body) in enumerate(split_sections(document)):
+            if keep_headings and heading:
+                passages.append(Passage(len(passages), doc_index, heading, para_index,
+                                        section_index, heading))
+                para_index += 1
+            for paragraph in split_paragraphs(body):
+                pieces = split_sentences(paragraph) if mode == "sentence" else [paragraph]
+                for piece in pieces:
+                    passages.append(Passage(len(passages), doc_index, piece, para_index,
+                                            section_index, heading))
+                para_index += 1
     return passages

@@ -16,7 +16,7 @@ fit (by words; by characters for a single enormous word) before ranking; each wi
 keeps its passage's id, so ``Selection.passage_ids`` may repeat an id.
 """
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, List, Optional, Tuple
 
 from .base import Retriever, TokenCounter, cut_into_windows, longest_fitting_prefix
@@ -50,7 +50,7 @@ def _windowed(passages: List[Passage], budget: int, count: TokenCounter):
         pieces = cut_into_windows(passage.text, budget, count)
         logger.debug("passage %d (%d tokens) cut into %d windows of <= %d tokens",
                      passage.id, count(passage.text), len(pieces), budget)
-        out.extend(Passage(passage.id, passage.doc, piece, passage.paragraph) for piece in pieces)
+        out.extend(replace(passage, text=piece) for piece in pieces)
     return out, cut
 
 

@@ -121,12 +121,16 @@ class TermIndex:
         return [inverse[i] for i in order], list(top / top.max())
 
 
-def cosine_to_text(index: TermIndex, tfidf: sparse.csr_matrix, text: str) -> np.ndarray:
-    """Cosine similarity of each passage's TF-IDF row to ``text`` under the same idf."""
+def text_vector(index: TermIndex, text: str) -> np.ndarray:
+    """``text`` as an L2-normalised sublinear TF-IDF vector under the record's idf
+    (terms outside the record are ignored; all zeros when none is left)."""
     vector = index.query_vector(tokenize_terms(text))
     mask = vector > 0
     vector[mask] = (1.0 + np.log(vector[mask])) * index.tfidf_idf()[mask]
     norm = np.linalg.norm(vector)
-    if norm == 0:
-        return np.zeros(index.n_passages)
-    return tfidf @ (vector / norm)
+    return vector / norm if norm > 0 else vector
+
+
+def cosine_to_text(index: TermIndex, tfidf: sparse.csr_matrix, text: str) -> np.ndarray:
+    """Cosine similarity of each TF-IDF row of ``tfidf`` to ``text`` under the same idf."""
+    return tfidf @ text_vector(index, text)

@@ -31,7 +31,7 @@ def raw_prepare_options(cfg) -> dict:
         raise ValueError(f"--retriever-options is not valid JSON: {err}") from None
     return {
         "retriever": cfg.retriever,
-        "train_retriever": cfg.train_retriever or cfg.retriever,
+        "train_retriever": cfg.train_retriever,
         "retriever_options": retriever_options,
         "split_mode": cfg.split_mode,
         "max_source_positions": cfg.max_source_positions,
@@ -53,7 +53,8 @@ def resolve_data_path(cfg) -> str:
     options = raw_prepare_options(cfg)
     logger.info(
         "%s is a raw directory: preparing with retriever=%s (train: %s), max_source_positions=%d",
-        paths[0], options["retriever"], options["train_retriever"], options["max_source_positions"],
+        paths[0], options["retriever"] or "chosen on valid", options["train_retriever"] or "oracle pad=random",
+        options["max_source_positions"],
     )
     data_bin = prepare_cached(paths[0], options, cache_root=cfg.raw_cache_dir)
     logger.info("training on the prepared data-bin %s", data_bin)

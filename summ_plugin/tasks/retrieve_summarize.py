@@ -36,12 +36,14 @@ class RetrieveSummarizeConfig(TranslationConfig):
         default="target", metadata={"help": "target side name in the data-bin", "argparse_alias": "-t"}
     )
     # --- raw data directories ------------------------------------------------------------
-    retriever: str = field(
-        default="bm25",
-        metadata={"help": "retriever for valid/test (and train unless --train-retriever) when DATA is a raw directory"},
+    retriever: Optional[str] = field(
+        default=None,
+        metadata={"help": "retriever for valid/test when DATA is a raw directory; default: chosen on the "
+                          "valid split among lead, a learned selector and lead+learned hybrids"},
     )
     train_retriever: Optional[str] = field(
-        default=None, metadata={"help": "retriever for the train split of a raw directory (e.g. oracle)"}
+        default=None, metadata={"help": "retriever for the train split of a raw directory; default: "
+                                        "oracle padded with random passages"}
     )
     retriever_options: str = field(
         default="{}", metadata={"help": "JSON options for the retrievers (e.g. '{\"k1\": 1.2}')"}
