@@ -510,6 +510,8 @@ def _name_tokenizer_class_portably(tokenizer_config_path: str) -> None:
     with open(tokenizer_config_path, encoding="utf-8") as handle:
         tokenizer_config = json.load(handle)
     tokenizer_config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    # 4.x's generic class would also return token_type_ids, which BART's generate() refuses
+    tokenizer_config["model_input_names"] = ["input_ids", "attention_mask"]
     with open(tokenizer_config_path, "w", encoding="utf-8") as handle:
         json.dump(tokenizer_config, handle, indent=2, ensure_ascii=False)
 
