@@ -28,6 +28,7 @@ symbol; folding the alias ids to ``<unk>`` gives fairseq's ids everywhere.
 ``transformers`` and ``safetensors`` are the optional extra ``hf``; they are imported only
 inside the functions that need them.
 """
+import copy
 import json
 import logging
 import math
@@ -522,10 +523,10 @@ def _name_tokenizer_class_portably(tokenizer_config_path: str) -> None:
 def copy_retrieval_setup(prepared: Dict, destination: str) -> Dict[str, Any]:
     """retrieval.json: what summ_plugin.retrieval needs to pick the same passages at inference;
     a learned retriever's selector file is copied beside it and referred to by a relative path."""
-    options = prepared.get("options", {})
+    options = copy.deepcopy(prepared.get("options", {}))  # the copied prepare.json keeps its paths
     retrieval: Dict[str, Any] = {
         "retriever": options.get("retriever"),
-        "retriever_options": dict(options.get("retriever_options") or {}),
+        "retriever_options": options.get("retriever_options") or {},
         "train_retriever": options.get("train_retriever"),
         "train_retriever_options": options.get("train_retriever_options"),
         "split_mode": options.get("split_mode"),
@@ -582,7 +583,7 @@ def model_card(bart: FairseqBart, data_bin: Optional[str], prepared: Dict, retri
     this = bart.extra_state.get("val_loss")
     if best is not None or this is not None:
         lines.append(f"- `{metric}` on valid: this checkpoint {_format_metric(this)}, best of the run {_format_metric(best)} "
-                     f"(fairseq's figure; ROUGE as F1 x 100 from rouge-score)")
+                     "(ROUGE figures are F1 x 100, rouge-score with stemming)")
     else:
         lines.append("- no validation figure in the checkpoint")
     lines.append(f"- generation settings ({generation_source}): " + ", ".join(f"{k} {v}" for k, v in generation.items()))
@@ -616,7 +617,7 @@ def model_card(bart: FairseqBart, data_bin: Optional[str], prepared: Dict, retri
             f"- {len(vocab.alias_ids)} BPE symbols are not in the training dictionary; fairseq reads them as `<unk>`. "
             f"They have ids {vocab.alias_ids[0]}..{vocab.alias_ids[-1]} here, each an alias of `<unk>` (same embedding, "
             "never generated), so that the BPE splits words exactly as fairseq's does.")
-    if bart.model_args.get("max_len_a") or generation.get("max_len_a"):
+    if generation.get("max_len_a"):
         lines.append("- `max_len_a` (length relative to the source) has no transformers equivalent: max_length uses max_len_b.")
     return "\n".join(lines) + "\n"
 

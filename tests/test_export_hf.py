@@ -298,6 +298,7 @@ def test_config_and_generation_config_describe_the_checkpoint(models, loaded):
     assert generation["no_repeat_ngram_size"] == 3
     assert generation["decoder_start_token_id"] == 2 and generation["forced_eos_token_id"] == 2
     assert generation.get("forced_bos_token_id") is None
+    assert generation["suppress_tokens"] == [1]  # fairseq never generates <pad>
     provenance = json.load(open(os.path.join(out, "fairseq_export.json")))
     assert provenance["fairseq_generation"]["lenpen"] == 1.5
     assert os.path.isfile(os.path.join(out, "model.safetensors"))
@@ -447,3 +448,40 @@ def test_core_package_does_not_import_transformers():
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_learned_retrievers_selector_file_travels(tmp_path):
+    from summ_plugin.export_hf import copy_retrieval_setup
+
+    selector = tmp_path / "selector.json"
+    selector.write_text('{"format": "x"}')
+    prepared = {"options": {"retriever": "learned", "retriever_options": {"selector": str(selector)},
+                            "train_retriever": "oracle", "split_mode": "sentence"},
+                "budget": {"max_source_positions": 1024}}
+    retrieval = copy_retrieval_setup(prepared, str(tmp_path / "out" / "retrieval"))
+    assert retrieval["retriever_options"]["selector"] == os.path.join("retrieval", "selector.json")
+    assert (tmp_path / "out" / "retrieval" / "selector.json").read_text() == '{"format": "x"}'
+    assert prepared["options"]["retriever_options"]["selector"] == str(selector)  # the original is untouched
+    selector.unlink()
+    with pytest.raises(ExportError, match="selector file"):
+        copy_retrieval_setup(prepared, str(tmp_path / "again"))
+
+
+def test_vocabulary_map_of_a_released_style_dictionary():
+    """bart.large-style: the checkpoint has one row more than dict.txt (<mask>), fillers, and a
+    BPE symbol the dictionary lacks (an alias of <unk> after the model's rows)."""
+    from summ_plugin.export_hf import build_vocabulary_map
+
+    encoder = {"a": 0, "b": 1, "Ġa": 2, "ab": 3, "madeupword0000": 4}
+    symbols = ["<s>", "<pad>", "</s>", "<unk>", "2", "0", "3", "madeupword0000", "99"]
+    vocab = build_vocabulary_map(symbols, n_model_rows=len(symbols) + 1, encoder=encoder)
+    ids = vocab.token_to_id
+    assert [ids[t] for t in ("<s>", "<pad>", "</s>", "<unk>")] == [0, 1, 2, 3]
+    assert (ids["Ġa"], ids["a"], ids["ab"]) == (4, 5, 6)  # fairseq's order, not GPT-2's
+    # a filler spelled like a BPE symbol is unreachable from text in fairseq too: renamed
+    assert ids["<fairseq:madeupword0000>"] == 7 and ids["99"] == 8
+    assert ids["<mask>"] == 9 and vocab.special_tokens["mask_token"] == "<mask>"
+    # "b" and the BPE symbol "madeupword0000" are not in the dictionary: aliases of <unk>
+    assert sorted(vocab.alias_ids) == [10, 11] and {ids["b"], ids["madeupword0000"]} == {10, 11}
+    assert vocab.size == 12
+    assert len(set(ids.values())) == len(ids)  # one id per token: BPE merges stay exact
