@@ -589,21 +589,29 @@ def model_card(bart: FairseqBart, data_bin: Optional[str], prepared: Dict, retri
     lines.append(f"- generation settings ({generation_source}): " + ", ".join(f"{k} {v}" for k, v in generation.items()))
     lines += ["", "## Retrieval: apply it before the model", ""]
     if retrieval:
+        train_retriever = retrieval.get("train_retriever") or retrieval["retriever"]
         lines += [
-            f"The model was trained on the passages that `{retrieval['retriever']}` "
-            f"(options {json.dumps(retrieval['retriever_options'])}, {retrieval['split_mode']} passages) selected within "
-            f"{retrieval['budget'].get('max_source_positions')} source tokens, in document order. `retrieval.json` holds the "
-            "set-up (and `retrieval/` the original `prepare.json` and any selector file); "
-            "`summ_plugin.retrieval.select_source` applies it. Fed whole long documents, the pipeline truncates instead.", "",
+            f"The model reads passages picked by a retriever, in document order, within "
+            f"{retrieval['budget'].get('max_source_positions')} source tokens ({retrieval['split_mode']} passages): "
+            f"`{train_retriever}` for the training data, `{retrieval['retriever']}` (options "
+            f"{json.dumps(retrieval['retriever_options'])}) for valid/test and at inference. `retrieval.json` holds the "
+            "set-up (`retrieval/` the original `prepare.json` and any selector file); "
+            "`summ_plugin.retrieval.select_source` applies it. A whole long document needs "
+            "`tokenizer(..., truncation=True)` and then only its opening is read.", "",
         ]
     else:
         lines += ["No retrieval set-up was found (no prepare.json in the data-bin).", ""]
+    beams = generation["beam"]
     lines += [
         "## Use", "",
         "```python",
-        "from transformers import pipeline",
-        "summarize = pipeline(\"summarization\", model=\"PATH/TO/THIS/DIR\")",
-        "summarize(selected_passages_text)",
+        "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+        "tokenizer = AutoTokenizer.from_pretrained(\"PATH/TO/THIS/DIR\")",
+        "model = AutoModelForSeq2SeqLM.from_pretrained(\"PATH/TO/THIS/DIR\")  # generation_config.json: validated settings",
+        "ids = model.generate(**tokenizer(selected_passages_text, return_tensors=\"pt\"))",
+        "print(tokenizer.decode(ids[0], skip_special_tokens=True))",
+        "# transformers 4.x also has the summarization pipeline; its own default is 4 beams:",
+        f"# pipeline(\"summarization\", model=\"PATH/TO/THIS/DIR\")(text, num_beams={beams})",
         "```", "",
         "## How it matches fairseq", "",
         "- The tokenizer encodes `\" \" + text` with GPT-2's byte-level BPE and fairseq's `dict.txt` indices, ends "
