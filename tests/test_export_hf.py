@@ -485,3 +485,39 @@ def test_vocabulary_map_of_a_released_style_dictionary():
     assert sorted(vocab.alias_ids) == [10, 11] and {ids["b"], ids["madeupword0000"]} == {10, 11}
     assert vocab.size == 12
     assert len(set(ids.values())) == len(ids)  # one id per token: BPE merges stay exact
+
+
+def test_extended_source_positions_carry_over(models, tmp_path):
+    """A model whose source positions were extended past 1024 (a longer learned table than the
+    decoder's) exports with max_position_embeddings from that table and encodes 1500 tokens
+    as fairseq does."""
+    from fairseq import checkpoint_utils
+    from transformers import BartForConditionalGeneration
+
+    from summ_plugin.checkpoints import load_checkpoint_safely
+
+    checkpoint = load_checkpoint_safely(models["tiny"]["checkpoint"])
+    state = checkpoint["model"]
+    table = state["encoder.embed_positions.weight"]
+    state["encoder.embed_positions.weight"] = torch.cat([table, torch.randn(1024, table.shape[1]) * 0.02])
+    model_args = dict(vars(checkpoint["cfg"]["model"]), max_source_positions=2048)
+    checkpoint["cfg"] = dict(checkpoint["cfg"], model=Namespace(**model_args),
+                             task=dict(checkpoint["cfg"]["task"], max_source_positions=2048))
+    path = str(tmp_path / "extended.pt")
+    torch.save(checkpoint, path)
+    out = str(tmp_path / "hf")
+    export_to_hf(ExportOptions(checkpoint=path, out=out))
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["max_position_embeddings"] == 2048
+    fairseq_model = checkpoint_utils.load_model_ensemble_and_task([path])[0][0].eval()
+    hf_model = BartForConditionalGeneration.from_pretrained(out).eval()
+    n_rows = state["encoder.embed_tokens.weight"].shape[0]
+    src = torch.tensor([random.Random(1).choices(range(4, n_rows), k=1499) + [2]])
+    prev = torch.tensor([[2, 10, 11, 12]])
+    with torch.no_grad():
+        fairseq_encoded = fairseq_model.encoder(src, src_lengths=torch.tensor([src.shape[1]]))["encoder_out"][0]
+        hf_encoded = hf_model.model.encoder(input_ids=src).last_hidden_state
+        fairseq_logits = fairseq_model(src, torch.tensor([src.shape[1]]), prev)[0]
+        hf_logits = hf_model(input_ids=src, decoder_input_ids=prev).logits
+    assert torch.allclose(hf_encoded, fairseq_encoded.transpose(0, 1), atol=1e-5, rtol=0)
+    assert torch.allclose(hf_logits, fairseq_logits, atol=1e-5, rtol=0)
