@@ -18,6 +18,7 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
 from ..checkpoints import DataBinError
+from ..hydra_compat import give_model_args_the_task_name
 from ..positions import install_position_extension_hook
 from ..registry import register_task_once
 from ..vocab_fix import install_vocab_fix_hook
@@ -161,6 +162,8 @@ class RetrieveSummarizeTask(TranslationTask):
         install_vocab_fix_hook(model, self.source_dictionary, strict=self.cfg.vocab_fix == "error")
         # --max-source-positions above a restored checkpoint's: extend its position table
         install_position_extension_hook(model)
+        # fairseq-hydra-train + checkpoint.restore_file: BART's upgrade reads model.args.task
+        give_model_args_the_task_name(model, "retrieve_summarize")
         if self.cfg.eval_rouge:
             self.bpe = rouge_eval.build_gpt2_bpe(self.cfg)
             try:
