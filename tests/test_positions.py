@@ -200,8 +200,11 @@ def test_automatic_path_refuses_a_checkpoint_with_more_positions(files):
 
 
 def test_losses_within_the_old_positions_are_identical_after_extension(files):
-    """Sources of 8-20 tokens: extending 128 -> 256 positions must not change a single loss."""
-    losses = {}
+    """Sources of 8-20 tokens: extending 128 -> 256 positions must not change a single logit.
+
+    Logits are compared bit for bit, not only the summed loss: a randomly initialised model's
+    output is nearly uniform, so its loss alone would hide a small change of the old rows."""
+    outputs = {}
     for positions in (OLD, NEW):
         task, model, criterion = build_task_model(files["data_bin"], positions)
         restore(model, files["base"])
@@ -212,10 +215,13 @@ def test_losses_within_the_old_positions_are_identical_after_extension(files):
         with torch.no_grad():
             for sample in batches:
                 loss, _, _ = criterion(model, sample)
-                per_batch.append(loss.item())
+                logits = model(**sample["net_input"])[0]
+                per_batch.append((loss.item(), logits))
         assert len(per_batch) >= 2
-        losses[positions] = per_batch
-    assert losses[OLD] == losses[NEW]
+        outputs[positions] = per_batch
+    for (old_loss, old_logits), (new_loss, new_logits) in zip(outputs[OLD], outputs[NEW]):
+        assert old_loss == new_loss
+        assert torch.equal(old_logits, new_logits)
 
 
 def test_from_pretrained_loads_an_offline_extended_model(files, tmp_path):

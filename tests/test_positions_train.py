@@ -11,6 +11,7 @@ import re
 import shutil
 
 import pytest
+import torch
 
 from summ_plugin.cli.summarize import main as summarize_main
 from tests._fairseq import PLUGIN_DIR, fairseq_train, run, script
@@ -91,3 +92,28 @@ def test_extended_model_trains_generates_and_summarizes_long_sources(
     err = capsys.readouterr().err
     assert f"prepared for {NEW} source positions but the model has {OLD}" in err
     assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "y.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_fine_tuning_on_short_sources_is_identical_after_extension(pretrained_128, tiny_data_bin, tmp_path):
+    """Sources within the old 128 positions (tiny_data_bin: budget 96): fine-tuning the
+    128-position checkpoint with a 128- or a 256-position model ends on the same parameters,
+    bit for bit (the extra position rows get no gradient, so Adam leaves them as copied)."""
+    from summ_plugin.checkpoints import load_checkpoint_safely
+
+    states = {}
+    for positions in (OLD, NEW):
+        save = tmp_path / str(positions)
+        out = fairseq_train(tiny_data_bin, str(save), "--restore-file", pretrained_128,
+                            *RESTORE, "--max-update", "4", "--max-source-positions", str(positions))
+        assert ("extended in memory" in out) == (positions == NEW)
+        assert "num_updates: 4 >= max_update: 4" in out
+        states[positions] = load_checkpoint_safely(str(save / "checkpoint_last.pt"))["model"]
+    pretrained = load_checkpoint_safely(pretrained_128)["model"]
+    key = "encoder.embed_positions.weight"
+    assert not torch.equal(states[OLD][key], pretrained[key])  # training did move the old rows
+    assert torch.equal(states[NEW][key][: OLD + 2], states[OLD][key])
+    assert torch.equal(states[NEW][key][OLD + 2:], pretrained[key][2:])
+    for name, tensor in states[OLD].items():
+        if name != key:
+            assert torch.equal(states[NEW][name], tensor), name
