@@ -340,7 +340,9 @@ def bench_positions(work: str, paths, dict_path: str, args, results: Dict, gpu: 
         logger.info("positions run %d/%d: %s", i + 1, len(order), label)
         cmd = commands.train_cmd(side, data[positions], os.path.join(work, f"ckpt-positions-{side}-{positions}"),
                                  args.train_updates, gpu=gpu, max_tokens=max(args.max_tokens, positions),
-                                 extra=["--max-source-positions", str(positions)])
+                                 extra=["--max-source-positions", str(positions),
+                                        # one process: the one whose torch counters are read
+                                        *(["--distributed-world-size", "1"] if gpu else [])])
         cmd = commands.measured_train_cmd(cmd)
         m = run_checked(cmd, os.path.join(work, "logs", f"positions-{side}-{positions}-{i}{'-gpu' if gpu else ''}.log"),
                         f"fairseq-train ({label})")
