@@ -320,6 +320,17 @@ def ensure_budget_data_bin(work: str, paths, dict_path: str, positions: int, arg
     return dest
 
 
+def positions_train_cmd(side: str, positions: int, data: str, save_dir: str, args, gpu: bool) -> List[str]:
+    """fairseq-train at ``positions`` source positions through bench/train_peak_memory.py;
+    --max-tokens at least ``positions`` so that one full source fits a batch."""
+    extra = ["--max-source-positions", str(positions)]
+    if gpu:
+        extra += ["--distributed-world-size", "1"]  # one process: the one whose torch counters are read
+    cmd = commands.train_cmd(side, data, save_dir, args.train_updates, gpu=gpu,
+                             max_tokens=max(args.max_tokens, positions), extra=extra)
+    return commands.measured_train_cmd(cmd)
+
+
 def bench_positions(work: str, paths, dict_path: str, args, results: Dict, gpu: bool = False) -> None:
     """What a longer source window costs in training: words/s (fairseq's wps, target tokens) and
     peak memory at 1024 and 2048 positions, each on data prepared with that budget, against the
@@ -338,12 +349,8 @@ def bench_positions(work: str, paths, dict_path: str, args, results: Dict, gpu: 
     for i, label in enumerate(order):
         side, positions = POSITION_RUNS[labels.index(label)]
         logger.info("positions run %d/%d: %s", i + 1, len(order), label)
-        cmd = commands.train_cmd(side, data[positions], os.path.join(work, f"ckpt-positions-{side}-{positions}"),
-                                 args.train_updates, gpu=gpu, max_tokens=max(args.max_tokens, positions),
-                                 extra=["--max-source-positions", str(positions),
-                                        # one process: the one whose torch counters are read
-                                        *(["--distributed-world-size", "1"] if gpu else [])])
-        cmd = commands.measured_train_cmd(cmd)
+        cmd = positions_train_cmd(side, positions, data[positions],
+                                  os.path.join(work, f"ckpt-positions-{side}-{positions}"), args, gpu)
         m = run_checked(cmd, os.path.join(work, "logs", f"positions-{side}-{positions}-{i}{'-gpu' if gpu else ''}.log"),
                         f"fairseq-train ({label})")
         parsed = parse_train_log(m.output)

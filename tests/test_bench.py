@@ -260,3 +260,17 @@ def test_positions_section_runs_on_cpu_with_the_tiny_model(tmp_path, capsys):
         assert manifest["budget"]["max_source_positions"] == positions
         meta = [json.loads(line) for line in open(tmp_path / "work" / bins[0] / "train.meta.jsonl")]
         assert max(m["n_source_tokens"] for m in meta) > (1024 if positions == 2048 else 900)
+
+
+def test_positions_gpu_commands(tmp_path):
+    args = bench_run.build_parser().parse_args(["--gpu", "--work-dir", str(tmp_path)])
+    bench_run.resolve_defaults(args)
+    for side, positions in bench_run.POSITION_RUNS:
+        cmd = bench_run.positions_train_cmd(side, positions, "DATA", "SAVE", args, gpu=True)
+        assert cmd[1].endswith("train_peak_memory.py") and cmd[2] == "DATA"
+        assert "--fp16" in cmd and "--cpu" not in cmd and "--encoder-embed-dim" not in cmd  # full bart_base
+        assert _value(cmd, "--max-source-positions") == str(positions)
+        assert int(_value(cmd, "--max-tokens")) >= positions
+        assert _value(cmd, "--distributed-world-size") == "1"
+        assert _value(cmd, "--task") == ("translation" if side == "stock" else "retrieve_summarize")
+    assert bench_run.POSITION_RUNS[0] == ("stock", 1024)  # the reference of every ratio
