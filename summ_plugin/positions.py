@@ -127,21 +127,6 @@ def _set_option(container: Any, name: str, value: int, add_missing: bool = False
     return False
 
 
-def stored_max_positions(checkpoint: Dict[str, Any], name: str) -> Optional[int]:
-    """What the checkpoint's own ``cfg.model`` / ``args`` say about ``name``."""
-    cfg = checkpoint.get("cfg")
-    if cfg is not None:
-        model_cfg = cfg.get("model") if hasattr(cfg, "get") else None
-        value = getattr(model_cfg, name, None) if isinstance(model_cfg, Namespace) else (
-            model_cfg.get(name) if hasattr(model_cfg, "get") else None)
-        if value is not None:
-            return int(value)
-    args = checkpoint.get("args")
-    if args is not None and getattr(args, name, None) is not None:
-        return int(getattr(args, name))
-    return None
-
-
 def set_stored_max_positions(checkpoint: Dict[str, Any], name: str, value: int) -> bool:
     """Write ``name = value`` wherever the checkpoint stores it (``args``, ``cfg.model``,
     ``cfg.task``), so that fairseq-generate and ``from_pretrained`` build the model with the
