@@ -6,6 +6,7 @@ fill the 256-token budget, so that training, fairseq-generate and summ-summarize
 sources longer than the checkpoint's positions.
 """
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,17 @@ RESTORE = ["--reset-optimizer", "--reset-dataloader", "--reset-meters"]
 def read_jsonl(path):
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
+
+
+@pytest.fixture
+def keep_root_logging():
+    """summ-summarize's main() points the root logger at the sys.stderr of the moment, which
+    pytest closes after the test: later tests would log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +59,7 @@ def pretrained_128(tmp_path_factory, tiny_data_bin):
 
 @pytest.mark.slow
 def test_extended_model_trains_generates_and_summarizes_long_sources(
-        pretrained_128, long_raw_dir, tiny_vocab, tmp_path, capsys):
+        pretrained_128, long_raw_dir, tiny_vocab, tmp_path, capsys, keep_root_logging):
     save = str(tmp_path / "ckpt")
     # the raw directory is prepared with the model's budget: --max-source-positions 256
     out = fairseq_train(long_raw_dir, save, "--restore-file", pretrained_128, *RESTORE, "--max-update", "3",
