@@ -10,6 +10,8 @@
 #       RAW_DIR=/path/raw          (train.jsonl, valid.jsonl, test.jsonl)
 #       ARCH=bart_base|bart_large  WORK=work/real  [RETRIEVER=...  TRAIN_RETRIEVER=...: default, the
 #       retriever chosen on valid (lead / learned / hybrid) and the oracle padded with random passages]
+#       CONF=bart_large_16gb|bart_base_8gb|bart_large_2048   a conf/ preset instead of conf/$ARCH.yaml;
+#                                  the retrieval budget is the preset's task.max_source_positions
 #
 # Environment: the active virtualenv/conda env when there is one (a user's CUDA torch is left
 # alone), otherwise ./.venv. torch is installed first when none is importable (here
@@ -109,13 +111,17 @@ real() {
   : "${RAW_DIR:?set RAW_DIR to a directory with train.jsonl, valid.jsonl, test.jsonl}"
   local arch=${ARCH:-bart_large} work=${WORK:-work/real}
   local enc=${ENCODER_JSON:-$BART_DIR/encoder.json} bpe=${VOCAB_BPE:-$BART_DIR/vocab.bpe}
+  local conf=${CONF:-$arch} positions
+  # the budget follows the model: retrieve for as many source positions as the preset gives it
+  positions=$("$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["task"]["max_source_positions"])' \
+    "$ROOT/conf/$conf.yaml")
   mkdir -p "$work"
-  log "retrieval + binarization with $BART_DIR/dict.txt"
+  log "retrieval + binarization with $BART_DIR/dict.txt, $positions-token source budget"
   summ-prepare --input "$RAW_DIR" --destdir "$work/data-bin" --encoder-json "$enc" --vocab-bpe "$bpe" \
     --dict "$BART_DIR/dict.txt" ${TRAIN_RETRIEVER:+--train-retriever "$TRAIN_RETRIEVER"} ${RETRIEVER:+--retriever "$RETRIEVER"} \
-    --max-source-positions 1024 --workers "${WORKERS:-8}" --allow-missing-summary test --overwrite
-  log "fine-tuning $arch (fairseq's published recipe: conf/$arch.yaml)"
-  fairseq-hydra-train --config-dir "$ROOT/conf" --config-name "$arch" \
+    --max-source-positions "$positions" --workers "${WORKERS:-8}" --allow-missing-summary test --overwrite
+  log "fine-tuning with conf/$conf.yaml"
+  fairseq-hydra-train --config-dir "$ROOT/conf" --config-name "$conf" \
     task.data="$ROOT/$work/data-bin" common.user_dir="$ROOT/summ_plugin" \
     checkpoint.restore_file="$BART_DIR/model.pt" checkpoint.save_dir="$ROOT/$work/checkpoints" \
     task.eval_rouge=true task.encoder_json="$enc" task.vocab_bpe="$bpe" \

@@ -77,6 +77,14 @@ def train_cmd(side: str, data: str, save_dir: str, max_update: int, seed: int = 
             "--save-dir", save_dir, *(extra or [])]
 
 
+def measured_train_cmd(cmd: List[str]) -> List[str]:
+    """``train_cmd``'s fairseq-train run through bench/train_peak_memory.py (same arguments),
+    which prints the run's peak GPU memory at exit."""
+    if os.path.basename(cmd[0]) != "fairseq-train":
+        raise ValueError(f"not a fairseq-train command: {cmd[0]}")
+    return [sys.executable, os.path.join(REPO, "bench", "train_peak_memory.py"), *cmd[1:]]
+
+
 def score_cmd(hyps: str, refs: str, workers: int, json_out: str) -> List[str]:
     return [sys.executable, "-m", "summ_plugin.cli.score", "--hyps", hyps, "--refs", refs,
             "--workers", str(workers), "--json", json_out, "--quiet"]

@@ -3,7 +3,7 @@
 
     python bench/run.py                 # full: 2000 x ~3000-word documents (~25 min on 2 cores)
     python bench/run.py --quick         # CI smoke run (< 2 min on 2 cores)
-    python bench/run.py --gpu           # full-size bart_base, --fp16: training words/s only
+    python bench/run.py --gpu           # full-size bart_base, --fp16: training words/s and GPU memory
 
 Every figure is a ratio against stock fairseq measured in the same run; plugin and stock
 runs alternate (ABAB) and the table shows medians. Sections:
@@ -15,6 +15,9 @@ runs alternate (ABAB) and the table shows medians. Sections:
 3. rouge:     summ-score  vs  a single-process rouge-score loop (pairs/s); share of the
               epoch time that validation with --eval-rouge takes
 4. retrieval: documents/s of each retriever alone (token counts approximated: no BPE)
+5. positions: words/s and peak memory of training at 1024 and 2048 source positions (data
+              prepared with the same budget) against the stock recipe at 1024; with --gpu
+              full-size bart_base in fp16 and peak GPU memory, on CPU the tiny model and peak RSS
 """
 import argparse
 import json
@@ -41,7 +44,9 @@ TARGET_PREPARE = 0.70  # plugin / stock wall time, at most
 TARGET_MEMORY = 1.20  # 10x corpus peak RSS / 1x, at most
 TARGET_TRAIN = 0.98  # plugin / stock words/s, at least
 RETRIEVERS = ("lead", "bm25", "centrality", "hybrid", "oracle")
-SECTIONS = ("prepare", "memory", "train", "eval_rouge", "rouge", "retrieval")
+SECTIONS = ("prepare", "memory", "train", "eval_rouge", "rouge", "retrieval", "positions")
+# (side, source positions) of the positions section; "stock" is the reference of every ratio
+POSITION_RUNS = (("stock", 1024), ("plugin", 1024), ("plugin", 2048))
 # per-update wps of the first updates includes start-up effects
 TRAIN_WARMUP_UPDATES = 3
 
@@ -296,6 +301,85 @@ def bench_eval_rouge_share(work: str, data: str, args, results: Dict) -> None:
     }
 
 
+# ----------------------------------------------------------------------------- 5. positions
+
+
+def ensure_budget_data_bin(work: str, paths, dict_path: str, positions: int, args) -> str:
+    """The plugin's data-bin prepared with a ``positions``-token source budget (untimed)."""
+    encoder_json, vocab_bpe = gpt2_files()
+    dest = os.path.join(work, f"bin-positions-{positions}-{args.docs}-{args.valid_docs}-s{args.seed}")
+    manifest = os.path.join(dest, "prepare.json")
+    if os.path.exists(manifest):
+        with open(manifest, encoding="utf-8") as handle:
+            if json.load(handle)["budget"]["max_source_positions"] == positions:
+                return dest
+    cmd = commands.plugin_prepare_cmd({s: p["jsonl"] for s, p in paths.items()}, dest, encoder_json, vocab_bpe,
+                                      dict_path, args.workers)
+    cmd += ["--max-source-positions", str(positions)]
+    run_checked(cmd, os.path.join(work, "logs", f"prepare-positions-{positions}.log"), "summ-prepare")
+    return dest
+
+
+def positions_train_cmd(side: str, positions: int, data: str, save_dir: str, args, gpu: bool) -> List[str]:
+    """fairseq-train at ``positions`` source positions through bench/train_peak_memory.py;
+    --max-tokens at least ``positions`` so that one full source fits a batch."""
+    extra = ["--max-source-positions", str(positions)]
+    if gpu:
+        extra += ["--distributed-world-size", "1"]  # one process: the one whose torch counters are read
+    cmd = commands.train_cmd(side, data, save_dir, args.train_updates, gpu=gpu,
+                             max_tokens=max(args.max_tokens, positions), extra=extra)
+    return commands.measured_train_cmd(cmd)
+
+
+def bench_positions(work: str, paths, dict_path: str, args, results: Dict, gpu: bool = False) -> None:
+    """What a longer source window costs in training: words/s (fairseq's wps, target tokens) and
+    peak memory at 1024 and 2048 positions, each on data prepared with that budget, against the
+    stock recipe (translation + label_smoothed_cross_entropy) at 1024, runs interleaved.
+
+    Peak memory: torch.cuda.max_memory_allocated of the training process with --gpu (through
+    bench/train_peak_memory.py); on CPU the peak RSS of the process tree. The models start from
+    random weights: the position extension on restore changes weights, not speed or memory."""
+    from bench.train_peak_memory import parse_peak_gpu_memory
+
+    data = {positions: ensure_budget_data_bin(work, paths, dict_path, positions, args)
+            for positions in sorted({p for _, p in POSITION_RUNS})}
+    labels = [f"{side}@{positions}" for side, positions in POSITION_RUNS]
+    runs: Dict[str, List[Dict]] = {label: [] for label in labels}
+    order = interleaved_order(args.train_repeats, labels)
+    for i, label in enumerate(order):
+        side, positions = POSITION_RUNS[labels.index(label)]
+        logger.info("positions run %d/%d: %s", i + 1, len(order), label)
+        cmd = positions_train_cmd(side, positions, data[positions],
+                                  os.path.join(work, f"ckpt-positions-{side}-{positions}"), args, gpu)
+        m = run_checked(cmd, os.path.join(work, "logs", f"positions-{side}-{positions}-{i}{'-gpu' if gpu else ''}.log"),
+                        f"fairseq-train ({label})")
+        parsed = parse_train_log(m.output)
+        if len(parsed["wps"]) < args.train_updates:
+            raise BenchError(f"fairseq-train ({label}) logged {len(parsed['wps'])} updates, expected {args.train_updates}")
+        steady = parsed["wps"][TRAIN_WARMUP_UPDATES:] or parsed["wps"]
+        peak_gpu = parse_peak_gpu_memory(m.output)
+        if gpu and peak_gpu is None:
+            raise BenchError(f"fairseq-train ({label}): no peak GPU memory line in {m.output[-300:]!r}")
+        runs[label].append({"wps_median": median(steady), "wall_s": m.wall_s, "peak_tree_rss_mb": m.peak_tree_rss_mb,
+                            "peak_gpu_allocated_mb": peak_gpu["allocated_mb"] if peak_gpu else None,
+                            "peak_gpu_reserved_mb": peak_gpu["reserved_mb"] if peak_gpu else None})
+    memory_key = "peak_gpu_allocated_mb" if gpu else "peak_tree_rss_mb"
+    figures = {}
+    for label in labels:
+        figures[label] = {"wps": median([r["wps_median"] for r in runs[label]]),
+                          "peak_memory_mb": median([r[memory_key] for r in runs[label]])}
+    reference = figures[labels[0]]
+    for label in labels:
+        figures[label]["wps_ratio"] = ratio(figures[label]["wps"], reference["wps"])
+        figures[label]["memory_ratio"] = ratio(figures[label]["peak_memory_mb"], reference["peak_memory_mb"])
+    results["positions_gpu" if gpu else "positions"] = {
+        "updates": args.train_updates, "repeats": args.train_repeats, "max_tokens": args.max_tokens,
+        "model": "bart_base, fp16" if gpu else "tiny bart_base, CPU",
+        "memory": "torch.cuda.max_memory_allocated" if gpu else "peak RSS of the process tree",
+        "reference": labels[0], "figures": figures, "runs": runs,
+    }
+
+
 # ----------------------------------------------------------------------------- 3. rouge
 
 
@@ -392,6 +476,21 @@ def table_rows(results: Dict) -> List[Dict[str, str]]:
                          "verdict": verdict(t["ratio"], TARGET_TRAIN, False)})
             rows.append({"measure": f"first {t['n_losses_compared']} logged losses identical", "plugin": "", "stock": "",
                          "ratio": "", "target": "identical", "verdict": "met" if t["losses_identical"] else "missed"})
+    for key in ("positions", "positions_gpu"):
+        if key in results:
+            p = results[key]
+            reference = p["figures"][p["reference"]]
+            for label, fig in p["figures"].items():
+                if label == p["reference"]:
+                    continue
+                side, positions = label.split("@")
+                rows.append({"measure": f"train words/s, {side} at {positions} source positions vs stock at 1024 "
+                                        f"({p['model']}, {p['updates']} updates)",
+                             "plugin": f"{fig['wps']:.0f}", "stock": f"{reference['wps']:.0f}",
+                             "ratio": f"{fig['wps_ratio']:.2f}x", "target": "reported", "verdict": ""})
+                rows.append({"measure": f"peak memory (MB, {p['memory']}), {side} at {positions} vs stock at 1024",
+                             "plugin": f"{fig['peak_memory_mb']:.0f}", "stock": f"{reference['peak_memory_mb']:.0f}",
+                             "ratio": f"{fig['memory_ratio']:.2f}x", "target": "reported", "verdict": ""})
     if "rouge" in results:
         r = results["rouge"]
         rows.append({"measure": f"ROUGE pairs/s, {r['pairs']} pairs (summ-score {r['workers']} workers vs 1-process loop)",
@@ -414,7 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--quick", action="store_true", help="small CI smoke run (< 2 min on 2 cores)")
-    parser.add_argument("--gpu", action="store_true", help="training comparison only, full-size bart_base with --fp16")
+    parser.add_argument("--gpu", action="store_true",
+                        help="training sections only (train, positions), full-size bart_base with --fp16")
     parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "summ_bench"),
                         help="corpora, data-bins and logs (corpora are reused between runs)")
     parser.add_argument("--docs", type=int, help="train documents (default 2000; quick 48)")
@@ -482,6 +582,7 @@ def run(args: argparse.Namespace) -> Dict:
                                           dict_path, args.workers)
         run_checked(cmd, os.path.join(work, "logs", "prepare-gpu.log"), "summ-prepare")
         bench_train(work, dest, args, results, gpu=True)
+        bench_positions(work, paths, dict_path, args, results, gpu=True)
     else:
         sections = args.sections
         data = os.path.join(work, "bin-plugin")
@@ -501,6 +602,8 @@ def run(args: argparse.Namespace) -> Dict:
             bench_rouge(work, args, results)
         if "retrieval" in sections:
             bench_retrieval(paths["train"]["jsonl"], args, results)
+        if "positions" in sections:
+            bench_positions(work, paths, dict_path, args, results)
     results["total_s"] = time.perf_counter() - started
     return results
 

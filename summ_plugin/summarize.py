@@ -57,6 +57,8 @@ class SummarizeConfig:
     cpu: bool = False
     fp16: bool = False
     on_bad_record: str = "error"
+    # source budget; default: the one the data-bin was prepared with (its prepare.json)
+    max_source_positions: Optional[int] = None
     generation: GenerationOptions = field(default_factory=GenerationOptions)
 
 
@@ -89,9 +91,32 @@ def recorded_retriever(prepared: Dict, data_bin: str, task_cfg=None) -> Tuple[st
     return name, options
 
 
-def resolve_inference_settings(config: SummarizeConfig, task_cfg) -> Dict:
+def source_budget(config: SummarizeConfig, prepared_options: Dict, model_positions: int, data_bin: str) -> int:
+    """The retrieval budget: --max-source-positions, else the data-bin's; never more than
+    the model's learned positions (a longer source would not fit the model)."""
+    if config.max_source_positions is not None:
+        if config.max_source_positions > model_positions:
+            raise SummarizeError(
+                f"--max-source-positions {config.max_source_positions} is more than the model's "
+                f"{model_positions} source positions ({config.checkpoint}); extend the model first "
+                "(summ-fix-vocab --max-source-positions, or fine-tune with --max-source-positions)")
+        return config.max_source_positions
+    prepared = prepared_options.get("max_source_positions")
+    if prepared is None:
+        return model_positions
+    if int(prepared) > model_positions:
+        raise SummarizeError(
+            f"{data_bin} was prepared for {prepared} source positions but the model has "
+            f"{model_positions} ({config.checkpoint}): retrieval would pick sources the model "
+            f"cannot read; give --max-source-positions {model_positions} (or less), or a model "
+            f"with {prepared} positions")
+    return int(prepared)
+
+
+def resolve_inference_settings(config: SummarizeConfig, task_cfg, model_positions: Optional[int] = None) -> Dict:
     """Fill what the user did not give from the data-bin the model was trained on:
-    its dictionary, its BPE files, and the retriever it used for valid/test."""
+    its dictionary, its BPE files, and the retriever it used for valid/test.
+    ``model_positions``: the model's source positions (default: the task's)."""
     data_bin = config.data_bin or utils.split_paths(task_cfg.data)[0]
     dict_path = os.path.join(data_bin, "dict.source.txt")
     if not os.path.isfile(dict_path):
@@ -120,11 +145,8 @@ def resolve_inference_settings(config: SummarizeConfig, task_cfg) -> Dict:
         "retriever": config.retriever or recorded_name,
         "retriever_options": (config.retriever_options or {}) if config.retriever else recorded_options,
         "split_mode": config.split_mode or prepared_options.get("split_mode") or "sentence",
-        # the budget the training data was prepared with, capped by what the model accepts
-        "max_source_positions": min(
-            int(prepared_options.get("max_source_positions") or task_cfg.max_source_positions),
-            int(task_cfg.max_source_positions),
-        ),
+        "max_source_positions": source_budget(
+            config, prepared_options, int(model_positions or task_cfg.max_source_positions), data_bin),
     }
     for key in ("encoder_json", "vocab_bpe"):
         if not os.path.isfile(settings[key]):
@@ -161,7 +183,11 @@ def _batches(items: Iterator, size: int) -> Iterator[List]:
 def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
     """Summarize every record of ``config.input`` into ``config.output`` (JSONL, atomic)."""
     models, cfg, task, use_cuda = load_model(config)
-    settings = resolve_inference_settings(config, cfg.task)
+    # what the model can read: its learned positions (extended ones included), capped by the task's
+    model_positions = min([int(cfg.task.max_source_positions)] + [int(m.max_positions()[0]) for m in models])
+    # task.cfg, not cfg.task: for a model trained on a raw directory, setup_task has replaced
+    # its data path with the prepared data-bin (dictionary, prepare.json)
+    settings = resolve_inference_settings(config, getattr(task, "cfg", cfg.task), model_positions)
     logger.info(
         "retriever %s (options %s), split mode %s, source budget %d tokens; beam %d lenpen %s max_len_b %d min_len %d",
         settings["retriever"], settings["retriever_options"], settings["split_mode"],

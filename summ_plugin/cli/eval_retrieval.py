@@ -3,6 +3,8 @@
     python -m summ_plugin.cli.eval_retrieval --input data/sample/test.jsonl \\
         --retrievers lead,bm25,centrality,hybrid,oracle --max-positions 1024 \\
         --encoder-json E --vocab-bpe V [--selector selector.json] [--json out.json]
+    # what a longer window buys: several budgets side by side
+    python -m summ_plugin.cli.eval_retrieval --input data/sample/test.jsonl --max-positions 1024,2048 ...
 
 For every record and retriever, ``select_source`` picks a source within the same budget;
 its ROUGE-1/2 recall against the reference (``retrieval_coverage``) is averaged. The
@@ -145,12 +147,57 @@ def markdown_table(report: Dict, token_counting: str) -> str:
     return "\n".join(lines)
 
 
+def side_by_side_table(reports: List[Dict], token_counting: str) -> str:
+    """One row per retriever, one column per budget for each figure."""
+    budgets = [r["max_positions"] for r in reports]
+
+    def cells(name: str, key: str, fmt) -> List[str]:
+        return [fmt(r["results"][name][key]) for r in reports]
+
+    def pct(value):
+        return "n/a" if value is None else f"{100 * value:.1f}"
+
+    header = ["retriever"]
+    for label in ("ROUGE-1 recall", "ROUGE-2 recall", "gap closed R-2 (%)", "mean tokens"):
+        header += [f"{label} @{b}" for b in budgets]
+    lines = [
+        f"Coverage of the reference by the selected source: {reports[0]['input']}, "
+        f"{reports[0]['records']} records, budgets {', '.join(map(str, budgets))} tokens, {token_counting}.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    for name in reports[0]["results"]:
+        row = [name] + cells(name, "rouge1_recall", pct) + cells(name, "rouge2_recall", pct)
+        row += cells(name, "rouge2_gap_closed", pct) + cells(name, "mean_tokens", lambda v: f"{v:.0f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def parse_budgets(spec: str) -> List[int]:
+    """``1024`` or ``1024,2048``: distinct budgets in the order given."""
+    budgets = []
+    for part in spec.split(","):
+        part = part.strip()
+        try:
+            value = int(part)
+        except ValueError:
+            raise UserError(f"--max-positions {spec!r}: expected integers like 1024 or 1024,2048") from None
+        if value < 8:
+            raise UserError(f"--max-positions {value} is too small")
+        if value not in budgets:
+            budgets.append(value)
+    return budgets
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="summ-eval-retrieval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="JSONL records with summaries")
     parser.add_argument("--retrievers", default="lead,bm25,centrality,hybrid,oracle",
                         help=f"comma-separated, from: {', '.join(available_retrievers())}")
-    parser.add_argument("--max-positions", type=int, default=1024)
+    parser.add_argument("--max-positions", "--max-source-positions", dest="max_positions", default="1024",
+                        help="source budget in tokens (the model's --max-source-positions); several, "
+                        "comma-separated (1024,2048), are reported side by side")
     parser.add_argument("--split-mode", default="sentence", choices=SPLIT_MODES)
     parser.add_argument("--encoder-json", help="GPT-2 encoder.json (exact token counts)")
     parser.add_argument("--vocab-bpe", help="GPT-2 vocab.bpe (exact token counts)")
@@ -171,8 +218,7 @@ def main(argv=None) -> int:
             raise UserError("--retrievers is empty")
         if not os.path.isfile(args.input):
             raise UserError(f"input file not found: {args.input}")
-        if args.max_positions < 8:
-            raise UserError(f"--max-positions {args.max_positions} is too small")
+        budgets = parse_budgets(args.max_positions)
         if bool(args.encoder_json) != bool(args.vocab_bpe):
             raise UserError("give both --encoder-json and --vocab-bpe, or neither")
         if args.encoder_json:
@@ -184,13 +230,19 @@ def main(argv=None) -> int:
         retrievers = build_all(names, parse_options(args.option, names), args.selector)
         if not args.encoder_json:
             logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
-        report = evaluate(args.input, retrievers, args.max_positions, count_tokens,
-                          args.split_mode, args.max_docs)
+        reports = [evaluate(args.input, retrievers, budget, count_tokens, args.split_mode, args.max_docs)
+                   for budget in budgets]
     except UserError as err:
         print(f"summ-eval-retrieval: error: {err}", file=sys.stderr)
         return 2
-    report["token_counting"] = token_counting
-    print(markdown_table(report, token_counting))
+    if len(reports) == 1:
+        report = reports[0]
+        report["token_counting"] = token_counting
+        print(markdown_table(report, token_counting))
+    else:
+        report = {"input": args.input, "records": reports[0]["records"], "token_counting": token_counting,
+                  "budgets": reports}
+        print(side_by_side_table(reports, token_counting))
     if args.json:
         atomic_write_json(args.json, report)
         logger.info("wrote %s", args.json)

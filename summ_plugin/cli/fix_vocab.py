@@ -1,10 +1,15 @@
-"""summ-fix-vocab: resize a BART checkpoint's vocabulary rows to a data-bin's dictionary.
+"""summ-fix-vocab: fit a BART checkpoint to a data-bin's dictionary and to longer inputs.
 
     summ-fix-vocab --checkpoint bart.base/model.pt --dict data-bin/dict.source.txt \
         --out bart.base/model.gpt2dict.pt [--add-mask] [--checkpoint-dict bart.base/dict.txt]
+    summ-fix-vocab --checkpoint bart.large/model.pt --max-source-positions 2048 \
+        --out bart.large/model.2048.pt [--max-target-positions N] [--allow-shrink]
 
-Prints the old and new shapes; writes atomically; never overwrites the input; running it
-on its own output is a no-op ("already matches", the output is a byte copy).
+Vocabulary rows (``--dict``) and learned positions (``--max-source-positions`` /
+``--max-target-positions``) can be fixed in one call; the task does the same in memory on
+``--restore-file``, with the same weights. Prints the old and new shapes; writes atomically;
+never overwrites the input; running it on its own output is a no-op ("already matches", the
+output is a byte copy).
 """
 import argparse
 import logging
@@ -23,11 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="summ-fix-vocab",
         description="Resize a BART checkpoint's embedding rows (encoder/decoder embed_tokens, "
         "output_projection) to the size of a fairseq dictionary, e.g. bart.base (51201 rows) "
-        "to the GPT-2 dict.txt of a data-bin (50264 entries).",
+        "to the GPT-2 dict.txt of a data-bin (50264 entries), and/or extend its learned "
+        "position tables past 1024 positions.",
     )
     parser.add_argument("--checkpoint", required=True, help="input checkpoint (model.pt)")
-    parser.add_argument("--dict", required=True, dest="dict_path",
-                        help="the task's dict.txt (fairseq adds its 4 specials)")
+    parser.add_argument("--dict", dest="dict_path",
+                        help="the task's dict.txt (fairseq adds its 4 specials); without it the "
+                        "vocabulary rows are left as they are")
     parser.add_argument("--out", required=True, help="output checkpoint (must differ from input)")
     parser.add_argument("--add-mask", action="store_true",
                         help="the task adds <mask> to the dictionary (denoising-style tasks)")
@@ -36,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed for new rows (default 0)")
     parser.add_argument("--max-new-rows", type=int, default=256,
                         help="refuse dictionaries needing more new rows than this (default 256)")
+    positions = parser.add_argument_group("learned positions")
+    positions.add_argument("--max-source-positions", type=int,
+                           help="extend the encoder's position table to this many positions (e.g. 2048): "
+                           "the pretrained rows are copied block after block, the first ones unchanged")
+    positions.add_argument("--max-target-positions", type=int,
+                           help="the same for the decoder's table (left alone unless given)")
+    positions.add_argument("--allow-shrink", action="store_true",
+                           help="allow fewer positions than the checkpoint has (cuts the table)")
     return parser
 
 
@@ -62,13 +77,19 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.dict_path and args.max_source_positions is None and args.max_target_positions is None:
+        parser.error("nothing to do: give --dict and/or --max-source-positions / --max-target-positions")
+    if (args.add_mask or args.checkpoint_dict) and not args.dict_path:
+        parser.error("--add-mask and --checkpoint-dict need --dict")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     import torch
 
     from ..checkpoints import CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint_safely
-    from ..vocab_fix import VocabFixError, fix_checkpoint
+    from ..positions import PositionFixError, fix_checkpoint_positions
+    from ..vocab_fix import FixReport, VocabFixError, fix_checkpoint
 
     if not os.path.isfile(args.checkpoint):
         raise SystemExit(f"summ-fix-vocab: error: checkpoint not found: {args.checkpoint}")
@@ -76,33 +97,43 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise SystemExit(
             f"summ-fix-vocab: error: --out {args.out} is the input checkpoint; "
             "refusing to overwrite it")
-    target = _load_dictionary(args.dict_path, args.add_mask)
+    target = _load_dictionary(args.dict_path, args.add_mask) if args.dict_path else None
     checkpoint_symbols = None
     if args.checkpoint_dict:
         checkpoint_symbols = _load_dictionary(args.checkpoint_dict, False).symbols
     try:
         checkpoint = load_checkpoint_safely(args.checkpoint)
-        fixed, report = fix_checkpoint(
-            checkpoint, target.symbols, checkpoint_symbols, args.seed, args.max_new_rows)
-    except (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError) as err:
+        fixed, report = checkpoint, FixReport(False, "")
+        if target is not None:
+            fixed, report = fix_checkpoint(
+                checkpoint, target.symbols, checkpoint_symbols, args.seed, args.max_new_rows)
+        position_report = None
+        if args.max_source_positions is not None or args.max_target_positions is not None:
+            fixed, position_report = fix_checkpoint_positions(
+                fixed, args.max_source_positions, args.max_target_positions, args.allow_shrink)
+    except (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError, PositionFixError) as err:
         raise SystemExit(f"summ-fix-vocab: error: {args.checkpoint}: {err}")
+    messages = [r.message for r in (report, position_report) if r is not None and r.message]
 
-    if not report.changed:
+    if not report.changed and not (position_report and position_report.changed):
         def copy_input(handle):
             with open(args.checkpoint, "rb") as source:
                 shutil.copyfileobj(source, handle)
 
         with atomic_output(args.out, "wb") as handle:
             copy_input(handle)
-        print(f"{args.checkpoint}: {report.message}; copied unchanged to {args.out}")
+        print(f"{args.checkpoint}: {'; '.join(messages)}; copied unchanged to {args.out}")
         return 0
     for assumption in report.assumptions:
         print(f"assumed: {assumption}")
     for key, old, new in report.changes:
         print(f"{key}: {old} -> {new}")
+    for key, old, new, _ in (position_report.changes if position_report else []):
+        print(f"{key}: {old} -> {new}")
     with atomic_output(args.out, "wb") as handle:
         torch.save(fixed, handle)
-    print(f"{report.message}; wrote {args.out}")
+    changed = [r.message for r in (report, position_report) if r is not None and r.changed]
+    print(f"{'; '.join(changed)}; wrote {args.out}")
     return 0
 
 

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retriever", help="retriever (default: the valid/test retriever of the training data)")
     parser.add_argument("--retriever-options", help="JSON object of retriever options")
     parser.add_argument("--split-mode", choices=("sentence", "paragraph", "window"))
+    parser.add_argument("--max-source-positions", type=int,
+                        help="source budget of the retrieval (default: the data-bin's, from prepare.json); "
+                        "at most the model's source positions")
     parser.add_argument("--on-bad-record", default="error", choices=("error", "skip"))
     for name in ("id", "document", "documents", "query", "title"):
         parser.add_argument(f"--{name}-field", help=f"input field holding the {name}")
@@ -66,7 +69,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         retriever_options=retriever_options, split_mode=args.split_mode, input_format=args.format,
         fields=field_names_from_options(**{n: getattr(args, f"{n}_field") for n in
                                            ("id", "document", "documents", "query", "title")}),
-        batch_size=args.batch_size, cpu=args.cpu, fp16=args.fp16, on_bad_record=args.on_bad_record,
+        max_source_positions=args.max_source_positions, batch_size=args.batch_size, cpu=args.cpu,
+        fp16=args.fp16, on_bad_record=args.on_bad_record,
         generation=GenerationOptions(
             beam=args.beam, lenpen=args.lenpen, max_len_a=args.max_len_a, max_len_b=args.max_len_b,
             min_len=args.min_len, no_repeat_ngram_size=args.no_repeat_ngram_size,

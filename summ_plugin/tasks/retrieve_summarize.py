@@ -4,7 +4,8 @@
   retrieval path as ``summ-prepare``, cached by options and input content;
 * ``--eval-rouge``: ROUGE-1/2/L/Lsum during validation, aggregated exactly across batches
   and workers, usable as ``--best-checkpoint-metric rougeL``;
-* the bart.base / bart.large vocabulary fix when a checkpoint is restored;
+* the bart.base / bart.large vocabulary fix when a checkpoint is restored, and the
+  extension of its learned positions when the model asks for more (``summ_plugin.positions``);
 * optional support weighting (per-sample weights from retrieval coverage).
 """
 import json
@@ -17,6 +18,8 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
 from ..checkpoints import DataBinError
+from ..hydra_compat import give_model_args_the_task_name
+from ..positions import install_position_extension_hook
 from ..registry import register_task_once
 from ..vocab_fix import install_vocab_fix_hook
 from . import ngram_block, raw_data, rouge_eval, support_weights
@@ -159,6 +162,10 @@ class RetrieveSummarizeTask(TranslationTask):
         # Not TranslationTask.build_model: its eval-bleu set-up is of no use here.
         model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
         install_vocab_fix_hook(model, self.source_dictionary, strict=self.cfg.vocab_fix == "error")
+        # --max-source-positions above a restored checkpoint's: extend its position table
+        install_position_extension_hook(model)
+        # fairseq-hydra-train + checkpoint.restore_file: BART's upgrade reads model.args.task
+        give_model_args_the_task_name(model, "retrieve_summarize")
         if self.cfg.eval_rouge:
             self.bpe = rouge_eval.build_gpt2_bpe(self.cfg)
             try:
