@@ -14,6 +14,8 @@ import sys
 from typing import List, Optional
 
 PROG = "summ-prepare"
+# formats.FORMATS, spelt out so that --help does not import the data stack
+INPUT_FORMATS = ("auto", "jsonl", "csv", "parquet", "cnndm-stories")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--train", help="train split input file (instead of --input)")
     io.add_argument("--valid", help="valid split input file")
     io.add_argument("--test", help="test split input file")
-    io.add_argument("--format", default="auto", help="input format: auto|jsonl|csv|parquet|cnndm-stories (default auto)")
+    io.add_argument("--format", default="auto", choices=INPUT_FORMATS,
+                    help="input format: auto|jsonl|csv|parquet|cnndm-stories (default auto)")
     io.add_argument("--destdir", help="output data-bin directory")
     io.add_argument("--overwrite", action="store_true", help="replace an existing data-bin in --destdir")
     io.add_argument("--convert-only", metavar="OUT.jsonl",
@@ -39,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     bpe.add_argument("--encoder-json", help="GPT-2 encoder.json")
     bpe.add_argument("--vocab-bpe", help="GPT-2 vocab.bpe")
     bpe.add_argument("--dict", dest="dict_path", help="fairseq dict.txt (of the model to fine-tune)")
+    bpe.add_argument("--max-unk-rate", type=float, default=1.0, metavar="PERCENT",
+                     help="stop when more than this percentage of tokens are <unk> (default 1): "
+                     "the dictionary does not fit the BPE")
 
     ret = parser.add_argument_group("retrieval")
     ret.add_argument("--retriever", default="bm25", help="retriever for valid/test (and train unless --train-retriever)")
@@ -141,6 +147,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
         shards=args.shards,
         overwrite=args.overwrite,
         allow_missing_summary=tuple(s for s in args.allow_missing_summary.split(",") if s),
+        max_unk_rate=args.max_unk_rate,
     )
 
 
@@ -154,7 +161,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         force=True,  # importing fairseq may already have configured the root logger
     )
     from summ_plugin.data.prepare import PrepareError, convert_only, prepare_data_bin
+    from summ_plugin.safe_io import find_write_error, write_error_message
 
+    _interrupt_on_sigterm()
     try:
         config = config_from_args(parser, args)
         if args.convert_only:
@@ -168,7 +177,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted; nothing was published\n")
         raise SystemExit(130)
+    except OSError as err:
+        cause = find_write_error(err)
+        if cause is None:
+            raise
+        sys.stderr.write(f"{PROG}: error: {write_error_message(cause)}; nothing was published\n")
+        raise SystemExit(1)
     return 0
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (kill, a batch scheduler) unwinds like Ctrl-C, so the temporary directory is
+    removed; Python's default would end the process with no clean-up at all."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import List
 
+from .splitting import MAX_PARAGRAPH_UNITS, MAX_SENTENCE_UNITS, split_long_passage
+
 SPLIT_MODES = ("sentence", "paragraph", "window")
 
 
@@ -63,8 +65,7 @@ _NEWLINE = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 def _ends_sentence(line: str, match: "re.Match") -> bool:
     """Decide whether the candidate boundary ``match`` in ``line`` ends a sentence."""
     terminators = match.group(1)
-    rest = line[match.end():]
-    next_char = rest[:1]
+    next_char = line[match.end():match.end() + 1]  # not line[end:]: a copy per boundary is quadratic
     if "?" in terminators or "!" in terminators:
         return True
     # "..." / "." followed by a lowercase word continues the sentence ("approx. five")
@@ -161,6 +162,8 @@ def split_passages(
             continue
         for para_index, paragraph in enumerate(split_paragraphs(document)):
             pieces = split_sentences(paragraph) if mode == "sentence" else [paragraph]
-            for piece in pieces:
+            # run-on text (no boundaries, or CJK) becomes sentence-sized pieces before ranking
+            max_units = MAX_SENTENCE_UNITS if mode == "sentence" else MAX_PARAGRAPH_UNITS
+            for piece in (short for long in pieces for short in split_long_passage(long, max_units)):
                 passages.append(Passage(len(passages), doc_index, piece, para_index))
     return passages

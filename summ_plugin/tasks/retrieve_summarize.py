@@ -19,7 +19,7 @@ from fairseq.tasks.translation import TranslationConfig, TranslationTask
 from ..checkpoints import DataBinError
 from ..registry import register_task_once
 from ..vocab_fix import install_vocab_fix_hook
-from . import ngram_block, raw_data, rouge_eval, support_weights
+from . import ngram_block, positions_check, raw_data, rouge_eval, support_weights
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ class RetrieveSummarizeTask(TranslationTask):
     def setup_task(cls, cfg: RetrieveSummarizeConfig, **kwargs):
         # A raw directory becomes a cached data-bin before the dictionaries are read.
         cfg.data = raw_data.resolve_data_path(cfg)
+        positions_check.check_positions_fit_data(cfg.data, cfg.max_source_positions, "task")
         return super().setup_task(cfg, **kwargs)
 
     @classmethod
@@ -155,6 +156,7 @@ class RetrieveSummarizeTask(TranslationTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         # Not TranslationTask.build_model: its eval-bleu set-up is of no use here.
+        positions_check.check_positions_fit_data(self.cfg.data, getattr(cfg, "max_source_positions", None), "model")
         model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
         install_vocab_fix_hook(model, self.source_dictionary, strict=self.cfg.vocab_fix == "error")
         if self.cfg.eval_rouge:
