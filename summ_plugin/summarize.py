@@ -92,7 +92,7 @@ def check_output_is_not_input(input_path: str, output_path: str) -> None:
         )
 
 
-def check_dictionary_is_the_models(models, cfg, settings: Dict) -> None:
+def check_dictionary_is_the_models(models, trained_data: Optional[str], settings: Dict) -> None:
     """At inference the dictionary must be the one the model was trained with: another one
     (a different --data-bin) has other rows for other symbols, and resizing the embeddings
     to fit gives fluent nonsense ("The The The ...") with exit status 0."""
@@ -100,7 +100,7 @@ def check_dictionary_is_the_models(models, cfg, settings: Dict) -> None:
 
     dictionary = load_dictionary(settings["dict_path"])
     rows = models[0].encoder.embed_tokens.weight.size(0) if hasattr(models[0], "encoder") else None
-    trained_dir = utils.split_paths(cfg.task.data)[0] if getattr(cfg.task, "data", None) else None
+    trained_dir = utils.split_paths(trained_data)[0] if trained_data else None
     trained_dict = os.path.join(trained_dir, "dict.source.txt") if trained_dir else None
     if rows is not None and rows not in (len(dictionary), len(dictionary) + 1):
         raise SummarizeError(
@@ -160,6 +160,23 @@ def resolve_inference_settings(config: SummarizeConfig, task_cfg) -> Dict:
     return settings
 
 
+def _apply_overrides(state: Dict, overrides: Dict) -> Optional[str]:
+    """Apply ``overrides`` as ``load_checkpoint_to_cpu(path, overrides)`` would, and return the
+    data path the model was trained on (before ``--data-bin`` replaces it)."""
+    from fairseq.dataclass.utils import overwrite_args_by_name
+
+    trained_data = None
+    if state.get("args") is not None:
+        trained_data = getattr(state["args"], "data", None)
+        for name, value in overrides.items():
+            setattr(state["args"], name, value)
+    elif state.get("cfg") is not None:
+        task_cfg = state["cfg"].get("task") or {}
+        trained_data = task_cfg.get("data") if hasattr(task_cfg, "get") else None
+        overwrite_args_by_name(state["cfg"], overrides)
+    return trained_data
+
+
 def load_model(config: SummarizeConfig):
     if not os.path.isfile(config.checkpoint):
         raise SummarizeError(f"{config.checkpoint}: checkpoint not found")
@@ -168,8 +185,10 @@ def load_model(config: SummarizeConfig):
     overrides["vocab_fix"] = "error"
     from .vocab_fix import VocabFixError
 
+    state = checkpoint_utils.load_checkpoint_to_cpu(config.checkpoint)
+    trained_data = _apply_overrides(state, overrides)
     try:
-        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([config.checkpoint], arg_overrides=overrides)
+        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([config.checkpoint], state=state)
     except VocabFixError as err:
         where = config.data_bin or "the checkpoint's data-bin"
         raise SummarizeError(
@@ -183,7 +202,7 @@ def load_model(config: SummarizeConfig):
             model.half()
         if use_cuda:
             model.cuda()
-    return models, cfg, task, use_cuda
+    return models, cfg, task, use_cuda, trained_data
 
 
 def _batches(items: Iterator, size: int) -> Iterator[List]:
@@ -201,9 +220,9 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
     """Summarize every record of ``config.input`` into ``config.output`` (JSONL, atomic)."""
     check_output_is_not_input(config.input, config.output)
     validate_generation_options(config.generation, config.batch_size)
-    models, cfg, task, use_cuda = load_model(config)
+    models, cfg, task, use_cuda, trained_data = load_model(config)
     settings = resolve_inference_settings(config, cfg.task)
-    check_dictionary_is_the_models(models, cfg, settings)
+    check_dictionary_is_the_models(models, trained_data, settings)
     logger.info(
         "retriever %s (options %s), split mode %s, source budget %d tokens; beam %d lenpen %s max_len_b %d min_len %d",
         settings["retriever"], settings["retriever_options"], settings["split_mode"],

@@ -20,7 +20,7 @@ import pytest
 from summ_plugin.cli.prepare import main as prepare_main
 from summ_plugin.cli.score import main as score_main
 from tests._prepare_fixtures import make_records, write_jsonl
-from tests.test_hostile_inputs import assert_one_line_error
+from tests.test_hostile_inputs import assert_one_line_error, other_dict_data_bin  # noqa: F401 (fixture)
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -186,9 +186,11 @@ def test_item03_workers_die_with_summ_prepare(how, tiny_vocab, tmp_path):
     train = write_jsonl(str(tmp_path / "train.jsonl"), make_records(3000, seed=5, sentences=30))
     dest = tmp_path / "bin"
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "summ_plugin.cli.prepare",
-                             *prepare_args(tiny_vocab, dest, train, "--workers", "2")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    log = tmp_path / "stderr.txt"  # a file, not a pipe: orphans would hold a pipe open forever
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "summ_plugin.cli.prepare",
+                                 *prepare_args(tiny_vocab, dest, train, "--workers", "2")],
+                                stdout=subprocess.DEVNULL, stderr=stderr, env=env)
     deadline = time.time() + 120
     workers = []
     while time.time() < deadline and len(workers) < 2 and proc.poll() is None:
@@ -197,11 +199,15 @@ def test_item03_workers_die_with_summ_prepare(how, tiny_vocab, tmp_path):
     assert len(workers) >= 2, "the workers never started"
     time.sleep(1.0)  # let them work
     os.kill(proc.pid, getattr(signal, how))
-    _, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    err = log.read_text()
     deadline = time.time() + 15
     while time.time() < deadline and any(alive(w) for w in workers):
         time.sleep(0.2)
-    assert not any(alive(w) for w in workers), f"orphan workers {workers} outlived summ-prepare ({how})"
+    orphans = [w for w in workers if alive(w)]
+    for pid in orphans:  # do not leave them behind when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not orphans, f"orphan workers {orphans} outlived summ-prepare ({how})"
     assert not dest.exists()
     if how == "SIGTERM":  # SIGTERM unwinds: the temporary directory is removed at once
         assert proc.returncode == 130 and "nothing was published" in err
@@ -585,3 +591,84 @@ def test_item13_written_files_get_the_usual_mode(umask_022, tiny_vocab, train_fi
     os.umask(0o077)
     atomic_write_text(str(tmp_path / "private.txt"), "x")
     assert mode(tmp_path / "private.txt") == 0o600  # the user's umask is respected, not widened
+
+
+# ----------------------------------------------------------------------------- 5, 6, 10, 13: fairseq processes
+
+
+@pytest.mark.slow
+def test_item05_summarize_with_another_dictionary_is_an_error(tiny_checkpoint, tiny_raw_dir, tiny_data_bin,
+                                                              other_dict_data_bin, tmp_path, capsys):
+    import shutil
+
+    from summ_plugin.cli.summarize import main as summarize_main
+
+    docs = os.path.join(tiny_raw_dir, "test.jsonl")
+    out = tmp_path / "hyps.jsonl"
+    # another size: was resized with a WARNING and wrote "The The The ..." with exit 0
+    code, _, err = run_cli(summarize_main, ["--path", tiny_checkpoint, "--input", docs, "--output", str(out),
+                                            "--data-bin", other_dict_data_bin, "--cpu", "--beam", "1"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "not the one the model was trained with", "--data-bin")
+    assert not out.exists()
+    # the same size, other symbols (two entries swapped): also not the model's dictionary
+    swapped = tmp_path / "bin"
+    shutil.copytree(tiny_data_bin, swapped)
+    lines = (swapped / "dict.source.txt").read_text().splitlines(keepends=True)
+    lines[0], lines[1] = lines[1], lines[0]
+    for side in ("source", "target"):
+        (swapped / f"dict.{side}.txt").write_text("".join(lines))
+    code, _, err = run_cli(summarize_main, ["--path", tiny_checkpoint, "--input", docs, "--output", str(out),
+                                            "--data-bin", str(swapped), "--cpu", "--beam", "1"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "differs from", "dict.source.txt")
+    # a copy of the training data-bin elsewhere is the same dictionary: fine
+    for side in ("source", "target"):
+        shutil.copyfile(os.path.join(tiny_data_bin, f"dict.{side}.txt"), swapped / f"dict.{side}.txt")
+    code, _, err = run_cli(summarize_main, ["--path", tiny_checkpoint, "--input", docs, "--output", str(out),
+                                            "--data-bin", str(swapped), "--cpu", "--beam", "1", "--max-len-b", "4"],
+                           capsys)
+    assert code == 0, err
+
+
+def fairseq_error_line(proc):
+    from tests.test_hostile_inputs import _fairseq_lines
+
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stdout, proc.stdout[-4000:]
+    (line,) = _fairseq_lines(proc.stdout)
+    return line
+
+
+@pytest.mark.slow
+def test_item06_missing_restore_file_stops_training(tiny_data_bin, tmp_path):
+    from tests._fairseq import fairseq_train
+
+    typo = str(tmp_path / "bart.base" / "modle.pt")
+    proc = fairseq_train(tiny_data_bin, str(tmp_path / "ckpt"), "--max-update", "1", "--restore-file", typo,
+                         check=False)
+    line = fairseq_error_line(proc)
+    assert "RestoreError" in line and typo in line and "no such file" in line
+    assert not os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
+
+
+@pytest.mark.slow
+def test_item10_fairseq_train_with_fewer_positions_than_the_data_is_refused(tiny_data_bin, tmp_path):
+    from tests._fairseq import fairseq_train
+
+    # tiny_data_bin was prepared for 96 source positions; the published recipe skips what does not fit
+    proc = fairseq_train(tiny_data_bin, str(tmp_path / "ckpt"), "--max-update", "1", "--max-source-positions", "64",
+                         "--skip-invalid-size-inputs-valid-test", check=False)
+    line = fairseq_error_line(proc)
+    assert "prepared for 96 source positions" in line and "--max-source-positions 64" in line
+
+
+@pytest.mark.slow
+def test_item13_restore_file_of_another_architecture_is_one_line(tiny_data_bin, tiny_checkpoint, tmp_path):
+    from tests._fairseq import fairseq_train
+
+    proc = fairseq_train(tiny_data_bin, str(tmp_path / "ckpt"), "--max-update", "1", "--restore-file",
+                         tiny_checkpoint, "--reset-optimizer", "--reset-dataloader",
+                         "--encoder-ffn-embed-dim", "48", check=False)
+    line = fairseq_error_line(proc)
+    assert "RestoreError" in line and tiny_checkpoint in line and "does not fit" in line and "size mismatch" in line
