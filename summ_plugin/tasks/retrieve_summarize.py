@@ -19,7 +19,7 @@ from fairseq.tasks.translation import TranslationConfig, TranslationTask
 from ..checkpoints import DataBinError
 from ..registry import register_task_once
 from ..vocab_fix import install_vocab_fix_hook
-from . import ngram_block, positions_check, raw_data, rouge_eval, support_weights
+from . import ngram_block, positions_check, raw_data, resume, rouge_eval, support_weights
 
 logger = logging.getLogger(__name__)
 
@@ -145,9 +145,12 @@ class RetrieveSummarizeTask(TranslationTask):
                 )
                 self._warned_batch_multiple = True
             required_batch_size_multiple = 1
-        return super().get_batch_iterator(
-            dataset, *args, required_batch_size_multiple=required_batch_size_multiple, **kwargs
+        epoch = kwargs.pop("epoch", 1)
+        batch_epoch = resume.batch_order_epoch(self, dataset, epoch, kwargs)
+        iterator = super().get_batch_iterator(
+            dataset, *args, required_batch_size_multiple=required_batch_size_multiple, epoch=batch_epoch, **kwargs
         )
+        return resume.restore_iterator_epoch(iterator, dataset, epoch, batch_epoch)
 
     def build_generator(self, models, args, *extra, **kwargs):
         generator = super().build_generator(models, args, *extra, **kwargs)
