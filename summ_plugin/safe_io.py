@@ -4,8 +4,9 @@
   (``tempfile.mkstemp`` creates 0600 files; atomic outputs are renamed into place, so they
   would keep 0600 without a chmod).
 * :func:`same_file`: whether two paths name one file (same path, hard link, symlink).
-* :func:`write_error_message`: one line for the write failures a user must fix (disk full,
-  read-only or forbidden destination), ``None`` for anything else (a bug keeps its traceback).
+* :func:`write_error_message`: one line for the file-system failures a user must fix (disk
+  full, read-only or forbidden destination), ``None`` for anything else (a bug keeps its
+  traceback).
 * :func:`remove_stale_temp_dirs`: ``NAME.tmp-PID`` / ``NAME.old-PID`` directories whose
   process is dead are debris of a killed run; remove them and say so.
 * :class:`DestinationLock`: one writer per destination, via a lock file next to it.
@@ -56,11 +57,12 @@ def same_file(a: str, b: str) -> bool:
 
 
 def write_error_message(err: BaseException, path: Optional[str] = None) -> Optional[str]:
-    """``PATH: cannot write: no space left on device`` for a user-fixable write error, else None."""
+    """``PATH: no space left on device`` for an error the user fixes in the file system
+    (disk full, quota, read-only or forbidden destination), else None."""
     if not isinstance(err, OSError) or err.errno not in _WRITE_ERRNOS:
         return None
     where = err.filename or path or "output"
-    return f"{where}: cannot write: {_WRITE_ERRNOS[err.errno]} ({err.strerror or os.strerror(err.errno)})"
+    return f"{where}: {_WRITE_ERRNOS[err.errno]}"
 
 
 def find_write_error(err: Optional[BaseException]) -> Optional[OSError]:

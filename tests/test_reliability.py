@@ -459,6 +459,19 @@ def test_item13_summarize_and_fix_vocab_disk_full_is_one_line(failure, text, tmp
     assert "summ-fix-vocab: error:" in err and text in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("failure,text", [(enospc, "no space left on device"), (erofs, "read-only file system")])
+def test_item13_make_vocab_disk_full_or_read_only_is_one_line(failure, text, tmp_path, capsys, monkeypatch):
+    import summ_plugin.data.bpe as bpe_module
+    from summ_plugin.cli.make_vocab import main as make_vocab_main
+
+    monkeypatch.setattr(bpe_module, "atomic_write_text", failure)
+    corpus = write_jsonl(str(tmp_path / "c.jsonl"), make_records(10, seed=2))
+    code, _, err = run_cli(make_vocab_main, ["--input", corpus, "--vocab-size", "300", "--out", str(tmp_path / "v")],
+                           capsys)
+    assert code == 1
+    assert_one_line_error(err, "summ-make-vocab: error:", text)
+
+
 def writable_by_us_although_read_only(directory):
     return os.access(directory, os.W_OK)
 

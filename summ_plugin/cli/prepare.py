@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from typing import List, Optional
 
@@ -163,7 +164,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from summ_plugin.data.prepare import PrepareError, convert_only, prepare_data_bin
     from summ_plugin.safe_io import find_write_error, write_error_message
 
-    _interrupt_on_sigterm()
+    previous_sigterm = _interrupt_on_sigterm()
     try:
         config = config_from_args(parser, args)
         if args.convert_only:
@@ -183,18 +184,24 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         sys.stderr.write(f"{PROG}: error: {write_error_message(cause)}; nothing was published\n")
         raise SystemExit(1)
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return 0
 
 
-def _interrupt_on_sigterm() -> None:
+def _interrupt_on_sigterm():
     """SIGTERM (kill, a batch scheduler) unwinds like Ctrl-C, so the temporary directory is
-    removed; Python's default would end the process with no clean-up at all."""
-    import signal
+    removed; Python's default would end the process with no clean-up at all. Returns the
+    previous handler (None where signals cannot be set: outside the main thread)."""
+    import threading
 
     def handler(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

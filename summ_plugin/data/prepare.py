@@ -462,7 +462,7 @@ class SplitStats:
         self.tokens = 0  # source + target tokens, eos included
         self.unk_tokens = 0
 
-    def add(self, example: Dict, cleaned: bool, unk: int = -1) -> None:
+    def add(self, example: Dict, cleaned: bool, unk: int) -> None:
         meta = example["meta"]
         self.tokens += len(example["source"]) + len(example["target"])
         self.unk_tokens += example["source"].count(unk) + example["target"].count(unk)
@@ -628,7 +628,7 @@ def data_path(dest: str, shards: int) -> str:
     return ":".join(shard_dirs(dest, shards))
 
 
-def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_root: str, out_dirs: List[str], vocab_size: int, unk: int = 3) -> Dict:
+def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_root: str, out_dirs: List[str], vocab_size: int, unk: int) -> Dict:
     path = config.inputs[split]
     require_summary = split not in config.allow_missing_summary
     name, options = config.retriever_for(split)
