@@ -66,7 +66,7 @@ demo() {
   mkdir -p "$work"
   log "1/6 byte-level BPE (GPT-2 format) and dict.txt from the sample training data"
   if [ ! -f "$work/vocab/dict.txt" ]; then
-    summ-make-vocab --input "$data/train.jsonl" --vocab-size 2000 --out "$work/vocab"
+    summ-make-vocab --input "$data/train.jsonl" --vocab-size 2000 --out "$work/vocab" --overwrite
   else
     echo "reusing $work/vocab"
   fi

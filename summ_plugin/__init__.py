@@ -6,3 +6,4 @@ with fairseq; nothing else happens here.
 from . import checkpoints  # noqa: F401  (safe torch.load for fairseq checkpoints)
 from . import criterions  # noqa: F401
 from . import tasks  # noqa: F401
+from . import restore_checks  # noqa: F401  (missing --restore-file, architecture mismatch)

@@ -9,6 +9,8 @@ import os
 import tempfile
 from contextlib import contextmanager
 
+from summ_plugin.safe_io import default_file_mode
+
 
 @contextmanager
 def atomic_output(path: str, mode: str = "w", encoding: str = "utf-8"):
@@ -17,6 +19,8 @@ def atomic_output(path: str, mode: str = "w", encoding: str = "utf-8"):
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
+        # mkstemp makes the file 0600; the published file gets what open() would give it
+        os.chmod(tmp, default_file_mode())
         binary = "b" in mode
         with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding, "newline": "\n"})) as handle:
             yield handle

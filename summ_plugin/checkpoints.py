@@ -188,6 +188,11 @@ def _weights_only_load(f: Any, map_location: Any = "cpu", **kwargs: Any) -> Any:
     # Re-adding is a set union (idempotent). Not the safe_globals() context manager: on exit
     # it removes its entries, which would also drop the process-wide registration.
     torch.serialization.add_safe_globals(allowed)
+    from .restore_checks import not_a_checkpoint_message
+
+    problem = not_a_checkpoint_message(f)
+    if problem:
+        raise CorruptCheckpointError(problem)
     try:
         return torch.load(f, map_location=map_location, weights_only=True, **kwargs)
     except UnsafeCheckpointError:
@@ -323,9 +328,10 @@ def install_atomic_checkpoint_copies() -> bool:
 
 
 def _plugin_user_error_types() -> Tuple[type, ...]:
+    from .restore_checks import RestoreError
     from .vocab_fix import VocabFixError
 
-    return (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError, DataBinError)
+    return (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError, DataBinError, RestoreError)
 
 
 def find_plugin_user_error(exc: Optional[BaseException]) -> Optional[BaseException]:

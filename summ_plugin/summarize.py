@@ -62,6 +62,63 @@ class SummarizeConfig:
     generation: GenerationOptions = field(default_factory=GenerationOptions)
 
 
+def validate_generation_options(options: GenerationOptions, batch_size: int) -> None:
+    """Refuse settings fairseq would accept and then fail on mid-run or turn into empty output."""
+    if options.beam < 1:
+        raise SummarizeError(f"--beam must be at least 1, got {options.beam}")
+    if batch_size < 1:
+        raise SummarizeError(f"--batch-size must be at least 1, got {batch_size}")
+    if options.max_len_a < 0 or options.max_len_b < 0:
+        raise SummarizeError(f"--max-len-a/--max-len-b must not be negative, got {options.max_len_a}/{options.max_len_b}")
+    if options.max_len_a == 0 and options.max_len_b < 1:
+        raise SummarizeError(f"--max-len-b {options.max_len_b} leaves no room for a summary (with --max-len-a 0)")
+    if options.min_len < 0:
+        raise SummarizeError(f"--min-len must not be negative, got {options.min_len}")
+    if options.max_len_a == 0 and options.min_len > options.max_len_b:
+        raise SummarizeError(f"--min-len {options.min_len} is more than --max-len-b {options.max_len_b}")
+    if options.no_repeat_ngram_size < 0:
+        raise SummarizeError(f"--no-repeat-ngram-size must not be negative, got {options.no_repeat_ngram_size}")
+
+
+def check_output_is_not_input(input_path: str, output_path: str) -> None:
+    """The output replaces its path at the end: if that path is the input (the same name, a
+    hard link or a symlink to it), the documents and references would be lost."""
+    from .safe_io import same_file
+
+    if os.path.isdir(output_path):
+        raise SummarizeError(f"--output {output_path} is a directory; give a file name")
+    if same_file(input_path, output_path):
+        raise SummarizeError(
+            f"--output {output_path} is the input file {input_path}; writing it would destroy the input. "
+            "Give another output path"
+        )
+
+
+def check_dictionary_is_the_models(models, trained_data: Optional[str], settings: Dict) -> None:
+    """At inference the dictionary must be the one the model was trained with: another one
+    (a different --data-bin) has other rows for other symbols, and resizing the embeddings
+    to fit gives fluent nonsense ("The The The ...") with exit status 0."""
+    from .data.bpe import load_dictionary
+
+    dictionary = load_dictionary(settings["dict_path"])
+    rows = models[0].encoder.embed_tokens.weight.size(0) if hasattr(models[0], "encoder") else None
+    trained_dir = utils.split_paths(trained_data)[0] if trained_data else None
+    trained_dict = os.path.join(trained_dir, "dict.source.txt") if trained_dir else None
+    if rows is not None and rows not in (len(dictionary), len(dictionary) + 1):
+        raise SummarizeError(
+            f"{settings['dict_path']} has {len(dictionary)} entries but the model in the checkpoint has {rows} "
+            f"vocabulary rows: this is not the dictionary the model was trained with"
+            + (f" ({trained_dict})" if trained_dict else "") + "; give that data-bin with --data-bin"
+        )
+    if trained_dict and os.path.isfile(trained_dict) and not os.path.samefile(trained_dict, settings["dict_path"]):
+        with open(trained_dict, "rb") as a, open(settings["dict_path"], "rb") as b:
+            if a.read() != b.read():
+                raise SummarizeError(
+                    f"{settings['dict_path']} differs from {trained_dict}, the dictionary the model was trained "
+                    "with; give that data-bin with --data-bin"
+                )
+
+
 def _read_prepare_json(data_bin: str) -> Dict:
     path = os.path.join(data_bin, "prepare.json")
     if not os.path.isfile(path):
@@ -154,11 +211,41 @@ def resolve_inference_settings(config: SummarizeConfig, task_cfg, model_position
     return settings
 
 
+def _apply_overrides(state: Dict, overrides: Dict) -> Optional[str]:
+    """Apply ``overrides`` as ``load_checkpoint_to_cpu(path, overrides)`` would, and return the
+    data path the model was trained on (before ``--data-bin`` replaces it)."""
+    from fairseq.dataclass.utils import overwrite_args_by_name
+
+    trained_data = None
+    if state.get("args") is not None:
+        trained_data = getattr(state["args"], "data", None)
+        for name, value in overrides.items():
+            setattr(state["args"], name, value)
+    elif state.get("cfg") is not None:
+        task_cfg = state["cfg"].get("task") or {}
+        trained_data = task_cfg.get("data") if hasattr(task_cfg, "get") else None
+        overwrite_args_by_name(state["cfg"], overrides)
+    return trained_data
+
+
 def load_model(config: SummarizeConfig):
     if not os.path.isfile(config.checkpoint):
         raise SummarizeError(f"{config.checkpoint}: checkpoint not found")
     overrides = {"data": config.data_bin} if config.data_bin else {}
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([config.checkpoint], arg_overrides=overrides)
+    # never resize the embeddings to another dictionary at inference (see check_dictionary_is_the_models)
+    overrides["vocab_fix"] = "error"
+    from .vocab_fix import VocabFixError
+
+    state = checkpoint_utils.load_checkpoint_to_cpu(config.checkpoint)
+    trained_data = _apply_overrides(state, overrides)
+    try:
+        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([config.checkpoint], state=state)
+    except VocabFixError as err:
+        where = config.data_bin or "the checkpoint's data-bin"
+        raise SummarizeError(
+            f"{config.checkpoint}: the dictionary of {where} is not the one the model was trained with "
+            f"({err.args[0].split(' (--vocab-fix')[0]}); give the training data-bin with --data-bin"
+        ) from None
     use_cuda = torch.cuda.is_available() and not config.cpu
     for model in models:
         model.eval()
@@ -166,7 +253,7 @@ def load_model(config: SummarizeConfig):
             model.half()
         if use_cuda:
             model.cuda()
-    return models, cfg, task, use_cuda
+    return models, cfg, task, use_cuda, trained_data
 
 
 def _batches(items: Iterator, size: int) -> Iterator[List]:
@@ -182,12 +269,15 @@ def _batches(items: Iterator, size: int) -> Iterator[List]:
 
 def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
     """Summarize every record of ``config.input`` into ``config.output`` (JSONL, atomic)."""
-    models, cfg, task, use_cuda = load_model(config)
+    check_output_is_not_input(config.input, config.output)
+    validate_generation_options(config.generation, config.batch_size)
+    models, cfg, task, use_cuda, trained_data = load_model(config)
     # what the model can read: its learned positions (extended ones included), capped by the task's
     model_positions = min([int(cfg.task.max_source_positions)] + [int(m.max_positions()[0]) for m in models])
     # task.cfg, not cfg.task: for a model trained on a raw directory, setup_task has replaced
     # its data path with the prepared data-bin (dictionary, prepare.json)
     settings = resolve_inference_settings(config, getattr(task, "cfg", cfg.task), model_positions)
+    check_dictionary_is_the_models(models, trained_data, settings)
     logger.info(
         "retriever %s (options %s), split mode %s, source budget %d tokens; beam %d lenpen %s max_len_b %d min_len %d",
         settings["retriever"], settings["retriever_options"], settings["split_mode"],

@@ -90,7 +90,7 @@ def test_summary_as_list_of_sentences(tmp_path, capsys):
     refs = write_jsonl(tmp_path / "refs.jsonl", [{"id": 1, "summary": ["Storms hit the coast.", "Power was lost."]}])
     hyps = write(tmp_path / "hyps.txt", ["Power was lost. Storms hit the coast."])
     out = tmp_path / "s.json"
-    run_ok(["--hyps", hyps, "--refs", refs, "--json", str(out), "--bootstrap", "0"], capsys)
+    run_ok(["--hyps", hyps, "--refs", refs, "--match-by-position", "--json", str(out), "--bootstrap", "0"], capsys)
     assert json.loads(out.read_text())["scores"]["rougeLsum"]["fmeasure"]["mean"] == pytest.approx(100.0)
 
 

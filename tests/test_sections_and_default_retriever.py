@@ -112,7 +112,7 @@ def test_sections_field_of_the_record_format(tmp_path):
     assert [(p.section, p.section_title, p.text) for p in split_passages(first.documents)] == [
         (0, "Intro", "One."), (0, "Intro", "Two."), (1, "End", "Three.")]
     assert "train.jsonl:2" in str(second) and "item 0" in str(second)
-    assert "train.jsonl:3" in str(third) and "keep one" in str(third)
+    assert "train.jsonl:3" in str(third) and "give one of them" in str(third)
 
 
 def test_features_see_both_ends_and_sections():

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-dict",
                         help="the checkpoint's own dict.txt: map rows by symbol instead of index")
     parser.add_argument("--seed", type=int, default=0, help="seed for new rows (default 0)")
+    parser.add_argument("--max-dropped-rows", type=int, default=DEFAULT_MAX_DROPPED_ROWS,
+                        help="refuse dictionaries that drop more checkpoint rows than this "
+                        f"(default {DEFAULT_MAX_DROPPED_ROWS}; bart.base to the GPT-2 dict.txt drops 937)")
     parser.add_argument("--max-new-rows", type=int, default=256,
                         help="refuse dictionaries needing more new rows than this (default 256)")
     positions = parser.add_argument_group("learned positions")
@@ -70,6 +73,24 @@ def _load_dictionary(path: str, add_mask: bool):
     return dictionary
 
 
+# bart.base -> GPT-2 dict.txt drops its 937 filler rows (936 madeupwords + <mask>); an empty
+# or cut-short dict.txt would drop nearly all trained rows, and exit 0
+DEFAULT_MAX_DROPPED_ROWS = 1024
+
+
+def check_dictionary_size(dict_path: str, target, checkpoint_rows: int, max_dropped_rows: int) -> None:
+    symbols = len(target) - target.nspecial
+    if symbols <= 0:
+        raise SystemExit(f"summ-fix-vocab: error: {dict_path}: the dictionary is empty (no symbols besides "
+                         "fairseq's specials); give the data-bin's dict.source.txt")
+    dropped = checkpoint_rows - len(target)
+    if dropped > max_dropped_rows:
+        raise SystemExit(
+            f"summ-fix-vocab: error: {dict_path}: {len(target)} entries for a checkpoint with {checkpoint_rows} "
+            f"vocabulary rows would drop {dropped} trained rows (at most {max_dropped_rows}, --max-dropped-rows): "
+            "a dictionary this small is not this model's (cut short, or of another corpus)")
+
+
 def _same_file(a: str, b: str) -> bool:
     if os.path.exists(b):
         return os.path.samefile(a, b)
@@ -77,6 +98,18 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from ..safe_io import find_write_error, write_error_message
+
+    try:
+        return _main(argv)
+    except OSError as err:
+        cause = find_write_error(err)
+        if cause is None:
+            raise
+        raise SystemExit(f"summ-fix-vocab: error: {write_error_message(cause)}; nothing written")
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.dict_path and args.max_source_positions is None and args.max_target_positions is None:
@@ -89,7 +122,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from ..checkpoints import CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint_safely
     from ..positions import PositionFixError, fix_checkpoint_positions
-    from ..vocab_fix import FixReport, VocabFixError, fix_checkpoint
+    from ..vocab_fix import FixReport, VocabFixError, embedding_rows, fix_checkpoint
 
     if not os.path.isfile(args.checkpoint):
         raise SystemExit(f"summ-fix-vocab: error: checkpoint not found: {args.checkpoint}")
@@ -105,6 +138,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         checkpoint = load_checkpoint_safely(args.checkpoint)
         fixed, report = checkpoint, FixReport(False, "")
         if target is not None:
+            if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
+                check_dictionary_size(args.dict_path, target, embedding_rows(checkpoint["model"]),
+                                      args.max_dropped_rows)
             fixed, report = fix_checkpoint(
                 checkpoint, target.symbols, checkpoint_symbols, args.seed, args.max_new_rows)
         position_report = None

@@ -27,8 +27,10 @@ class VocabError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--input", required=True, help="comma-separated input files (any summ-prepare format)")
-    parser.add_argument("--format", default="auto", help="input format (default: by extension)")
+    parser.add_argument("--format", default="auto", choices=("auto", "jsonl", "csv", "parquet", "cnndm-stories"),
+                        help="input format (default: by extension)")
     parser.add_argument("--out", required=True, help="output directory for encoder.json, vocab.bpe, dict.txt")
+    parser.add_argument("--overwrite", action="store_true", help="replace the vocabulary files already in --out")
     parser.add_argument("--vocab-size", type=int, help="train a byte-level BPE of this many tokens")
     parser.add_argument("--min-frequency", type=int, default=2, help="BPE merges need a pair seen this often")
     parser.add_argument("--encoder-json", help="use this existing BPE instead of training one (with --vocab-bpe)")
@@ -62,14 +64,28 @@ def iter_texts(paths: List[str], fmt: str, on_bad_record: str) -> Iterator[str]:
                 yield target_text(clean_text(item.summary))
 
 
+VOCAB_FILES = ("encoder.json", "vocab.bpe", "dict.txt")
+
+
+def check_output_dir(out_dir: str, overwrite: bool) -> None:
+    """--out must be a directory (or not exist yet); a vocabulary already there is replaced
+    only with --overwrite (data-bins and models made with it would no longer match)."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise VocabError(f"--out {out_dir}: exists and is not a directory")
+    existing = [name for name in VOCAB_FILES if os.path.exists(os.path.join(out_dir, name))]
+    if existing and not overwrite:
+        raise VocabError(f"--out {out_dir}: already holds {', '.join(existing)} (pass --overwrite to replace them)")
+
+
 def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: str = "auto",
                encoder_json: Optional[str] = None, vocab_bpe: Optional[str] = None,
-               on_bad_record: str = "error", min_frequency: int = 2) -> str:
+               on_bad_record: str = "error", min_frequency: int = 2, overwrite: bool = True) -> str:
     from summ_plugin.data.bpe import BPEFileError, build_dictionary, load_gpt2_bpe, train_byte_level_bpe
 
     for path in paths:
         if not os.path.exists(path):
             raise VocabError(f"{path}: input file not found")
+    check_output_dir(out_dir, overwrite)
     os.makedirs(out_dir, exist_ok=True)
     out_encoder, out_vocab = os.path.join(out_dir, "encoder.json"), os.path.join(out_dir, "vocab.bpe")
     if encoder_json or vocab_bpe:
@@ -105,10 +121,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         dict_path = make_vocab(
             [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.format,
             encoder_json=args.encoder_json, vocab_bpe=args.vocab_bpe,
-            on_bad_record=args.on_bad_record, min_frequency=args.min_frequency,
+            on_bad_record=args.on_bad_record, min_frequency=args.min_frequency, overwrite=args.overwrite,
         )
     except VocabError as err:
         sys.stderr.write(f"{PROG}: error: {err}\n")
+        raise SystemExit(1)
+    except OSError as err:
+        from summ_plugin.safe_io import find_write_error, write_error_message
+
+        cause = find_write_error(err)
+        if cause is None:
+            raise
+        sys.stderr.write(f"{PROG}: error: {write_error_message(cause)}\n")
         raise SystemExit(1)
     print(os.path.dirname(dict_path))
     return 0

@@ -10,10 +10,13 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from typing import List, Optional
 
 PROG = "summ-prepare"
+# formats.FORMATS, spelt out so that --help does not import the data stack
+INPUT_FORMATS = ("auto", "jsonl", "csv", "parquet", "cnndm-stories")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--train", help="train split input file (instead of --input)")
     io.add_argument("--valid", help="valid split input file")
     io.add_argument("--test", help="test split input file")
-    io.add_argument("--format", default="auto", help="input format: auto|jsonl|csv|parquet|cnndm-stories (default auto)")
+    io.add_argument("--format", default="auto", choices=INPUT_FORMATS,
+                    help="input format: auto|jsonl|csv|parquet|cnndm-stories (default auto)")
     io.add_argument("--destdir", help="output data-bin directory")
     io.add_argument("--overwrite", action="store_true", help="replace an existing data-bin in --destdir")
     io.add_argument("--convert-only", metavar="OUT.jsonl",
@@ -39,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     bpe.add_argument("--encoder-json", help="GPT-2 encoder.json")
     bpe.add_argument("--vocab-bpe", help="GPT-2 vocab.bpe")
     bpe.add_argument("--dict", dest="dict_path", help="fairseq dict.txt (of the model to fine-tune)")
+    bpe.add_argument("--max-unk-rate", type=float, default=1.0, metavar="PERCENT",
+                     help="stop when more than this percentage of tokens are <unk> (default 1): "
+                     "the dictionary does not fit the BPE")
 
     ret = parser.add_argument_group("retrieval")
     ret.add_argument("--retriever", default=None,
@@ -152,6 +159,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
         shards=args.shards,
         overwrite=args.overwrite,
         allow_missing_summary=tuple(s for s in args.allow_missing_summary.split(",") if s),
+        max_unk_rate=args.max_unk_rate,
     )
 
 
@@ -165,7 +173,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         force=True,  # importing fairseq may already have configured the root logger
     )
     from summ_plugin.data.prepare import PrepareError, convert_only, prepare_data_bin
+    from summ_plugin.safe_io import find_write_error, write_error_message
 
+    previous_sigterm = _interrupt_on_sigterm()
     try:
         config = config_from_args(parser, args)
         if args.convert_only:
@@ -179,7 +189,30 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted; nothing was published\n")
         raise SystemExit(130)
+    except OSError as err:
+        cause = find_write_error(err)
+        if cause is None:
+            raise
+        sys.stderr.write(f"{PROG}: error: {write_error_message(cause)}; nothing was published\n")
+        raise SystemExit(1)
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return 0
+
+
+def _interrupt_on_sigterm():
+    """SIGTERM (kill, a batch scheduler) unwinds like Ctrl-C, so the temporary directory is
+    removed; Python's default would end the process with no clean-up at all. Returns the
+    previous handler (None where signals cannot be set: outside the main thread)."""
+    import threading
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 
 Inputs
   --hyps H --refs R         plain text (one example per line) or JSONL (objects with ``id`` and
-                            ``summary``; hypotheses may use ``hypothesis`` instead). Two JSONL
-                            files are matched by id, anything else by position.
+                            ``summary``; hypotheses may use ``hypothesis`` instead, never both).
+                            Two files with ids are matched by id, two without by position; ids on
+                            one side only is an error unless --match-by-position.
   --fairseq-generate G      fairseq-generate output: ``D-<id>`` lines (detokenized; ``H-<id>``
                             when there are no D lines), put back in sample-id order; references
                             from --refs (sample id i = i-th example) or --refs-from-generate
-                            (the ``T-<id>`` lines).
+                            (the ``T-<id>`` lines). With --refs, the T- lines must be the start of
+                            the references (else the output is of other examples: an error).
 
 Errors in the input (counts or ids that differ, empty files, undecodable lines) end the run
 with one line ``summ-score: error: FILE:LINE: reason`` and exit status 2.
@@ -105,7 +107,11 @@ def read_examples(path: str, text_keys: Tuple[str, ...]) -> Examples:
             raise ScoreInputError(f"{location}: invalid JSON ({e.msg})")
         if not isinstance(obj, dict):
             raise ScoreInputError(f"{location}: expected a JSON object, got {type(obj).__name__}")
-        key = next((k for k in text_keys if k in obj), None)
+        present = [k for k in text_keys if k in obj]
+        if len(present) > 1:
+            # which one is the text is a guess; a wrong guess scores the wrong field silently
+            raise ScoreInputError(f"{location}: has both " + " and ".join(f"'{k}'" for k in present) + "; keep one")
+        key = present[0] if present else None
         if key is None:
             raise ScoreInputError(f"{location}: missing field " + " or ".join(f"'{k}'" for k in text_keys))
         if "id" in obj:
@@ -125,8 +131,11 @@ def read_examples(path: str, text_keys: Tuple[str, ...]) -> Examples:
     return Examples(path, texts, ids or None, numbers)
 
 
-def pair_examples(hyps: Examples, refs: Examples) -> Tuple[List[str], List[str], List[str]]:
-    """Hypothesis and reference texts in reference order, and the ids (or line numbers)."""
+def pair_examples(hyps: Examples, refs: Examples, by_position: bool = False) -> Tuple[List[str], List[str], List[str]]:
+    """Hypothesis and reference texts in reference order, and the ids (or line numbers).
+
+    Both sides with ids: matched by id. Neither: by position. Only one side: refused unless
+    ``by_position`` (the user says the order is the same)."""
     if hyps.ids is not None and refs.ids is not None:
         by_id = dict(zip(hyps.ids, hyps.texts))
         missing = [i for i in refs.ids if i not in by_id]
@@ -136,6 +145,12 @@ def pair_examples(hyps: Examples, refs: Examples) -> Tuple[List[str], List[str],
         if extra:
             raise ScoreInputError(f"{hyps.path}: {len(extra)} id(s) not in {refs.path}: {_few(extra)}")
         return [by_id[i] for i in refs.ids], list(refs.texts), list(refs.ids)
+    if (hyps.ids is None) != (refs.ids is None) and not by_position:
+        with_ids, without = (hyps, refs) if hyps.ids is not None else (refs, hyps)
+        raise ScoreInputError(
+            f"{with_ids.path} has ids but {without.path} has none, so the pairs cannot be checked: give "
+            f"{without.path} as JSONL with the same ids, or pass --match-by-position to pair line i with line i"
+        )
     if len(hyps.texts) != len(refs.texts):
         raise ScoreInputError(
             f"{hyps.path} has {len(hyps.texts)} examples but {refs.path} has {len(refs.texts)}"
@@ -150,6 +165,7 @@ class GenerateOutput:
     targets: Dict[int, str]  # sample id -> T- line
     lines: Dict[int, int]  # sample id -> line of its hypothesis
     source: str  # "D" or "H"
+    target_lines: Optional[Dict[int, int]] = None  # sample id -> line of its T- line
 
 
 def read_fairseq_generate(path: str) -> GenerateOutput:
@@ -175,7 +191,7 @@ def read_fairseq_generate(path: str) -> GenerateOutput:
     source = "D" if found["D"] else "H"
     if not found[source]:
         raise ScoreInputError(f"{path}: no 'D-<id>' or 'H-<id>' lines: is this fairseq-generate output?")
-    return GenerateOutput(found[source], found["T"], where[source], source)
+    return GenerateOutput(found[source], found["T"], where[source], source, where["T"])
 
 
 def _is_bpe_ids(text: str) -> bool:
@@ -232,6 +248,8 @@ def generate_pairs(args) -> Tuple[List[str], List[str], List[str]]:
             )
         refs = list(ref_examples.texts)
         ref_source = args.refs
+        if gen.targets:
+            check_targets_match_references(gen, sample_ids, refs, args, decoder)
     hyps = [gen.hypotheses[i] for i in sample_ids]
 
     def undo_bpe(texts, what):
@@ -252,6 +270,51 @@ def generate_pairs(args) -> Tuple[List[str], List[str], List[str]]:
         len(hyps), gen.source, args.fairseq_generate, ref_source,
     )
     return hyps, refs, [str(i) for i in sample_ids]
+
+
+def _comparable_words(text: str) -> List[str]:
+    """Lower-case alphanumeric words, as rouge-score sees them: tolerant of detokenization,
+    sentence newlines and <unk>, strict about which example it is."""
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w != "unk"]
+
+
+# words compared per example: the start of a target identifies its example; targets longer
+# than --max-target-positions were truncated by summ-prepare, so only a prefix can match
+_COMPARED_WORDS = 12
+
+
+def target_matches_reference(target: str, reference: str) -> bool:
+    t_words, r_words = _comparable_words(target), _comparable_words(reference)
+    n = min(_COMPARED_WORDS, len(t_words), len(r_words))
+    if n == 0:
+        return not t_words and not r_words
+    return t_words[:n] == r_words[:n]
+
+
+def check_targets_match_references(gen: "GenerateOutput", sample_ids: List[int], refs: List[str], args, decoder) -> None:
+    """Stop when the T- lines of the generate output are not the references given: the
+    output then belongs to another split or file (e.g. test output against valid refs)."""
+    mismatched = []
+    for sample_id in sample_ids:
+        target = gen.targets.get(sample_id)
+        if target is None:
+            continue
+        if _is_bpe_ids(target):
+            if decoder is None:
+                raise ScoreInputError(
+                    f"{args.fairseq_generate}: its T- lines are BPE ids; pass --bpe gpt2 --encoder-json ... "
+                    "--vocab-bpe ... so that they can be checked against --refs"
+                )
+            target = decoder.decode(target)
+        if not target_matches_reference(target, refs[sample_id]):
+            mismatched.append(sample_id)
+    if mismatched:
+        first = mismatched[0]
+        raise ScoreInputError(
+            f"{args.fairseq_generate}: the T- (target) lines of {len(mismatched)} of {len(sample_ids)} samples differ "
+            f"from {args.refs} (first: sample {first}, T- line {gen.target_lines.get(first, '?')}, vs reference "
+            f"{first + 1}): this output was generated from other examples than these references"
+        )
 
 
 def format_table(result: Dict, n: int, bootstrap: int) -> str:
@@ -282,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument("--fairseq-generate", metavar="GEN_OUT", help="score fairseq-generate output instead of --hyps")
     inputs.add_argument("--refs-from-generate", action="store_true",
                         help="take the references from the T- lines of --fairseq-generate")
+    inputs.add_argument("--match-by-position", action="store_true",
+                        help="pair the i-th hypothesis with the i-th reference even when only one side has ids")
     inputs.add_argument("--bpe", choices=["gpt2"], help="undo this BPE when the generate output still holds BPE ids")
     inputs.add_argument("--encoder-json", "--gpt2-encoder-json", dest="encoder_json", help="GPT-2 encoder.json")
     inputs.add_argument("--vocab-bpe", "--gpt2-vocab-bpe", dest="vocab_bpe", help="GPT-2 vocab.bpe")
@@ -321,7 +386,8 @@ def run(args) -> Dict:
         hyps, refs, ids = generate_pairs(args)
     else:
         hyps, refs, ids = pair_examples(
-            read_examples(args.hyps, ("hypothesis", "summary")), read_examples(args.refs, ("summary", "reference"))
+            read_examples(args.hyps, ("hypothesis", "summary")), read_examples(args.refs, ("summary", "reference")),
+            by_position=args.match_by_position,
         )
     if not hyps:
         raise ScoreInputError("nothing to score: no examples")
@@ -362,10 +428,18 @@ def run(args) -> Dict:
 def main(argv=None):
     args = build_parser().parse_args(argv)
     setup_logging(logging.WARNING if args.quiet else logging.INFO)
+    from summ_plugin.safe_io import find_write_error, write_error_message
+
     try:
         run(args)
     except ScoreInputError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    except OSError as e:
+        cause = find_write_error(e)
+        if cause is None:
+            raise
+        print(f"{PROG}: error: {write_error_message(cause)}", file=sys.stderr)
         raise SystemExit(2)
     return 0
 

@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--path", required=True, help="checkpoint (checkpoint_best.pt)")
     parser.add_argument("--input", required=True, help="raw records (JSONL, CSV, Parquet; see summ-prepare --format)")
     parser.add_argument("--output", required=True, help="output JSONL")
-    parser.add_argument("--format", default="auto", help="input format (default: by extension)")
+    parser.add_argument("--format", default="auto", choices=("auto", "jsonl", "csv", "parquet", "cnndm-stories"),
+                        help="input format (default: by extension)")
     parser.add_argument("--data-bin", help="data-bin the model was trained on (dictionary, prepare.json); "
                         "default: the checkpoint's task.data")
     parser.add_argument("--encoder-json", help="GPT-2 encoder.json (default: as in training)")
@@ -76,10 +77,18 @@ def main(argv: Optional[List[str]] = None) -> int:
             min_len=args.min_len, no_repeat_ngram_size=args.no_repeat_ngram_size,
         ),
     )
+    from summ_plugin.safe_io import find_write_error, write_error_message
+
     try:
         counts = summarize_file(config)
     except (SummarizeError, FileNotFoundError, ValueError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        cause = find_write_error(err)
+        if cause is None:
+            raise
+        print(f"{PROG}: error: {write_error_message(cause, args.output)}; no output written", file=sys.stderr)
         return 2
     print(f"{PROG}: {counts['summarized']} summaries written to {args.output}"
           + (f" ({counts['skipped']} records skipped)" if counts["skipped"] else ""), file=sys.stderr)

@@ -19,13 +19,14 @@ from filelock import FileLock
 
 from summ_plugin.data.prepare import PrepareConfig, PrepareError, data_path, find_split_inputs, prepare_data_bin, sha256_path
 from summ_plugin.data.records import FieldNames
+from summ_plugin.safe_io import remove_stale_temp_dirs
 
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "SUMM_PLUGIN_CACHE"
 CACHE_DIRNAME = ".summ_cache"
 # options that say where or how fast, not what: they do not change the bytes written
-_NOT_IN_KEY = {"workers", "destdir", "overwrite"}
+_NOT_IN_KEY = {"workers", "destdir", "overwrite", "max_unk_rate"}
 _DEFAULT_FILES = {"encoder_json": "encoder.json", "vocab_bpe": "vocab.bpe", "dict": "dict.txt"}
 
 
@@ -99,6 +100,8 @@ def prepare_cached(raw_dir: str, options: Dict, cache_root: Optional[str] = None
         if os.path.exists(complete):
             logger.info("reusing cached data-bin %s for %s (prepared by another process)", target, raw_dir)
             return data_path(target, config.shards)
+        # debris of killed runs for any key (their PIDs are gone); live writers are left alone
+        remove_stale_temp_dirs(root)
         logger.info("no cached data-bin for %s with these options; preparing %s", raw_dir, target)
         if os.path.exists(target):
             # no prepare.json: debris of a killed run of an older or foreign writer

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .records import BadRecordError, FieldNames, Record, iter_jsonl_objects, open_input_binary, record_from_dict
+from ..safe_io import default_file_mode
 
 logger = logging.getLogger(__name__)
 
@@ -715,6 +716,7 @@ def write_canonical_jsonl(records: Iterable[object], out_path: str, progress: bo
     directory = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=os.path.basename(out_path) + ".", suffix=".tmp")
+    os.chmod(tmp_path, default_file_mode())  # mkstemp's 0600 would survive the rename
     count = 0
     try:
         with os.fdopen(fd, "wb") as raw:

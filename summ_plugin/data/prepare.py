@@ -30,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from summ_plugin.atomic import atomic_write_text
+from summ_plugin.safe_io import DestinationBusyError, DestinationLock, exit_when_parent_dies, remove_stale_temp_dirs
 from summ_plugin.data.formats import iter_input_records, split_input_path, write_canonical_jsonl
 from summ_plugin.data.records import BadRecordError, FieldNames, Record
 
@@ -90,6 +91,9 @@ class PrepareConfig:
     shards: int = 1
     overwrite: bool = False
     allow_missing_summary: Tuple[str, ...] = ()
+    # stop when more than this percentage of the tokens map to <unk>: the dict.txt does not
+    # belong to the BPE (an empty, cut or foreign dictionary)
+    max_unk_rate: float = 1.0
 
     def retriever_for(self, split: str) -> Tuple[str, Dict]:
         if split == "train":
@@ -249,7 +253,7 @@ class OrderedPool:
             self.initializer(*self.initargs)
         else:
             self._executor = ProcessPoolExecutor(
-                self.workers, initializer=self.initializer, initargs=self.initargs
+                self.workers, initializer=_start_worker, initargs=(os.getpid(), self.initializer, self.initargs)
             )
         return self
 
@@ -380,6 +384,13 @@ class ExampleEncoder:
 _WORKER: Dict[str, object] = {}
 
 
+def _start_worker(parent_pid: int, initializer: Callable, initargs: tuple) -> None:
+    """Pool worker start-up: end with the parent (no orphan blocked on its queue after a
+    SIGKILL of summ-prepare), then the real initializer."""
+    exit_when_parent_dies(parent_pid)
+    initializer(*initargs)
+
+
 def _init_worker(config: PrepareConfig) -> None:
     _WORKER["encoder"] = ExampleEncoder(config)
 
@@ -464,9 +475,13 @@ class SplitStats:
         self.coverage_n = 0
         self.rouge1 = 0.0
         self.rouge2 = 0.0
+        self.tokens = 0  # source + target tokens, eos included
+        self.unk_tokens = 0
 
-    def add(self, example: Dict, cleaned: bool) -> None:
+    def add(self, example: Dict, cleaned: bool, unk: int) -> None:
         meta = example["meta"]
+        self.tokens += len(example["source"]) + len(example["target"])
+        self.unk_tokens += example["source"].count(unk) + example["target"].count(unk)
         self.examples += 1
         self.records_cleaned += int(cleaned)
         self.targets_truncated += int(meta["target_truncated"])
@@ -478,6 +493,9 @@ class SplitStats:
             self.rouge1 += meta["rouge1_recall"]
             self.rouge2 += meta["rouge2_recall"]
 
+    def unk_rate_percent(self) -> float:
+        return 100.0 * self.unk_tokens / self.tokens if self.tokens else 0.0
+
     def to_json(self) -> Dict:
         n = max(self.examples, 1)
         out = {
@@ -488,11 +506,34 @@ class SplitStats:
             "mean_source_tokens": round(self.source_tokens / n, 3),
             "max_source_tokens": self.max_source_tokens,
             "mean_passages_selected": round(self.passages_selected / n, 3),
+            "unk_rate_percent": round(self.unk_rate_percent(), 4),
         }
         if self.coverage_n:
             out["mean_rouge1_recall"] = round(self.rouge1 / self.coverage_n, 6)
             out["mean_rouge2_recall"] = round(self.rouge2 / self.coverage_n, 6)
         return out
+
+
+# tokens seen before the <unk> rate is judged mid-split (the end of a split is always judged)
+UNK_CHECK_MIN_TOKENS = 20000
+
+
+def check_unk_rate(stats: SplitStats, split: str, config: PrepareConfig, final: bool) -> None:
+    """Stop when the dictionary maps too many BPE tokens to <unk>.
+
+    A dict.txt that does not fit encoder.json/vocab.bpe (empty, cut short, another corpus's)
+    loads fine and turns most tokens into <unk>; the model would then train on noise.
+    """
+    if not final and stats.tokens < UNK_CHECK_MIN_TOKENS:
+        return
+    rate = stats.unk_rate_percent()
+    if rate > config.max_unk_rate:
+        raise PrepareError(
+            f"{config.dict_path}: {rate:.1f}% of the {split} tokens ({stats.unk_tokens} of {stats.tokens}) "
+            f"are <unk> with this dictionary (limit {config.max_unk_rate:g}%, --max-unk-rate): it does not "
+            f"fit {config.encoder_json} / {config.vocab_bpe}; use the model's own dict.txt or make one "
+            "with summ-make-vocab"
+        )
 
 
 def _write_json_atomic(path: str, obj: object) -> None:
@@ -530,6 +571,8 @@ def validate_config(config: PrepareConfig) -> None:
         raise PrepareError(f"--shards must be >= 1, got {config.shards}")
     if config.selector_train_records < 1 or config.selector_valid_records < 1:
         raise PrepareError("--selector-train-records and --selector-valid-records must be >= 1")
+    if config.max_unk_rate < 0:
+        raise PrepareError(f"--max-unk-rate must be >= 0 (a percentage), got {config.max_unk_rate}")
     available = list(retrieval.available_retrievers())
     for split in config.inputs:
         name, _ = config.retriever_for(split)
@@ -561,8 +604,33 @@ def _check_destination(dest: str, overwrite: bool) -> None:
         raise PrepareError(f"{dest}: exists and is not a summ-prepare output (no prepare.json); refusing to replace it")
 
 
-def _publish(tmp: str, dest: str) -> None:
-    if os.path.exists(dest):
+def destination_state(dest: str) -> Optional[Tuple]:
+    """What is at ``dest`` now: None, or the identity of the directory and of its prepare.json.
+    Taken at start and compared at publish, so that publishing replaces only what was checked."""
+    try:
+        st = os.lstat(dest)
+    except FileNotFoundError:
+        return None
+    try:
+        manifest = os.stat(os.path.join(dest, "prepare.json"))
+        manifest_id = (manifest.st_ino, manifest.st_mtime_ns, manifest.st_size)
+    except OSError:
+        manifest_id = None
+    return (st.st_dev, st.st_ino, manifest_id)
+
+
+def _publish(tmp: str, dest: str, state_at_start: Optional[Tuple]) -> None:
+    """Rename ``tmp`` to ``dest``; replace only the data-bin checked at start (--overwrite).
+
+    Anything else found at ``dest`` now (made during the run by a person or another program)
+    is left alone and the run stops: publishing never deletes what this run did not check.
+    """
+    if destination_state(dest) != state_at_start:
+        raise PrepareError(
+            f"{dest}: changed while this run was working (created, replaced or modified by someone "
+            "else); left it as it is and published nothing"
+        )
+    if state_at_start is not None:
         old = f"{dest}.old-{os.getpid()}"
         os.rename(dest, old)
         os.rename(tmp, dest)
@@ -580,7 +648,7 @@ def data_path(dest: str, shards: int) -> str:
     return ":".join(shard_dirs(dest, shards))
 
 
-def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_root: str, out_dirs: List[str], vocab_size: int) -> Dict:
+def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_root: str, out_dirs: List[str], vocab_size: int, unk: int) -> Dict:
     path = config.inputs[split]
     require_summary = split not in config.allow_missing_summary
     name, options = config.retriever_for(split)
@@ -603,7 +671,8 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
                 if result[0] == "ok":
                     _, example, cleaned = result
                     writer.add(example)
-                    stats.add(example, cleaned)
+                    stats.add(example, cleaned, unk)
+                    check_unk_rate(stats, split, config, final=False)
                     continue
                 _, location, reason, record_id = result
                 if config.on_bad_record == "error":
@@ -620,6 +689,7 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
             skipped_file.close()
     if stats.examples == 0:
         raise PrepareError(f"{path}: no usable records for split '{split}'")
+    check_unk_rate(stats, split, config, final=True)
     summary = stats.to_json()
     summary.update({"input": os.path.abspath(path), "input_sha256": sha256_path(path), "retriever": name, "retriever_options": options})
     logger.info(
@@ -722,11 +792,21 @@ def resolve_retrievers(config: PrepareConfig, out_dir: str) -> Tuple[PrepareConf
 
 def prepare_data_bin(config: PrepareConfig) -> str:
     """Build the data-bin described by ``config``; return the data path for fairseq-train."""
-    from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe, load_dictionary, load_gpt2_bpe
-
     validate_config(config)
     dest = os.path.abspath(config.destdir)
+    # one writer per destination: a second summ-prepare on the same --destdir stops here
+    try:
+        with DestinationLock(f"{dest}.summ-prepare"):
+            return _prepare_locked(config, dest)
+    except DestinationBusyError as err:
+        raise PrepareError(str(err)) from None
+
+
+def _prepare_locked(config: PrepareConfig, dest: str) -> str:
+    from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe, load_dictionary, load_gpt2_bpe
+
     _check_destination(dest, config.overwrite)
+    state_at_start = destination_state(dest)
     try:
         bpe = load_gpt2_bpe(config.encoder_json, config.vocab_bpe)  # fail before any work, naming the file
         dictionary = load_dictionary(config.dict_path)
@@ -743,6 +823,7 @@ def prepare_data_bin(config: PrepareConfig) -> str:
     )
     logger.info("dictionary %s: %d entries; %d worker(s); %d shard(s)", config.dict_path, len(dictionary), config.workers, config.shards)
 
+    remove_stale_temp_dirs(os.path.dirname(dest), os.path.basename(dest))
     tmp = f"{dest}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -759,7 +840,13 @@ def prepare_data_bin(config: PrepareConfig) -> str:
                     continue
                 # train is spread over the shards; valid/test go whole into the first and are copied
                 targets = dirs if split == "train" else dirs[:1]
-                splits[split] = _prepare_split(split, config, pool, tmp, targets, len(dictionary))
+                splits[split] = _prepare_split(split, config, pool, tmp, targets, len(dictionary), dictionary.unk())
+                if split == "train" and splits[split]["examples"] < config.shards:
+                    # an empty shard passes now and crashes fairseq-train epochs later (empty mmap)
+                    raise PrepareError(
+                        f"--shards {config.shards}: the train split has only {splits[split]['examples']} "
+                        "examples, so some shards would be empty; use fewer shards"
+                    )
                 if split != "train":
                     for other in dirs[1:]:
                         for name in os.listdir(dirs[0]):
@@ -788,7 +875,7 @@ def prepare_data_bin(config: PrepareConfig) -> str:
         }
         # last file written: its presence marks a complete data-bin
         _write_json_atomic(os.path.join(tmp, "prepare.json"), relative_to(manifest, tmp))
-        _publish(tmp, dest)
+        _publish(tmp, dest, state_at_start)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -111,9 +111,9 @@ def record_from_dict(
         raise BadRecordError(location, f"field '{fields.id}' is empty")
 
     given = [key for key in (fields.document, fields.documents, fields.sections) if obj.get(key) is not None]
-    if fields.sections in given and len(given) > 1:
-        raise BadRecordError(location, f"fields {' and '.join(repr(k) for k in given)} both give the document; "
-                                       f"keep one", rid)
+    if len(given) > 1:
+        # taking one would silently drop the other's text
+        raise BadRecordError(location, f"has both {' and '.join(repr(k) for k in given)}; give one of them", rid)
     if fields.sections in given:
         docs = [sections_to_document(obj[fields.sections], location, fields.sections)]
     elif fields.documents in obj and obj[fields.documents] is not None:
@@ -152,6 +152,23 @@ def open_input_binary(path: str):
     return gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
 
 
+def _lines_or_read_error(handle, path: str) -> Iterator[object]:
+    """The file's lines; a truncated or corrupt .gz ends the stream with a BadRecordError
+    after the last complete line instead of an EOFError/zlib traceback."""
+    import zlib
+
+    line_no = 0
+    try:
+        for raw in handle:
+            line_no += 1
+            yield raw
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        yield BadRecordError(
+            f"{path}:{line_no + 1}",
+            f"the compressed file is truncated or corrupt after line {line_no} ({err}); nothing after it can be read",
+        )
+
+
 def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
     """Yield ``(location, decoded object)`` for each non-blank line of a JSONL file (or .jsonl.gz).
 
@@ -159,7 +176,10 @@ def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
     of the object; the caller decides whether to stop or skip (the stream goes on after it).
     """
     with open_input_binary(path) as handle:
-        for line_no, raw in enumerate(handle, start=1):
+        for line_no, raw in enumerate(_lines_or_read_error(handle, path), start=1):
+            if isinstance(raw, BadRecordError):
+                yield raw.location, raw
+                return
             location = f"{path}:{line_no}"
             try:
                 text = raw.decode("utf-8")

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import List, Tuple
 
+from .splitting import MAX_PARAGRAPH_UNITS, MAX_SENTENCE_UNITS, split_long_passage
+
 SPLIT_MODES = ("sentence", "paragraph", "window")
 
 
@@ -75,8 +77,7 @@ _NEWLINE = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 def _ends_sentence(line: str, match: "re.Match") -> bool:
     """Decide whether the candidate boundary ``match`` in ``line`` ends a sentence."""
     terminators = match.group(1)
-    rest = line[match.end():]
-    next_char = rest[:1]
+    next_char = line[match.end():match.end() + 1]  # not line[end:]: a copy per boundary is quadratic
     if "?" in terminators or "!" in terminators:
         return True
     # "..." / "." followed by a lowercase word continues the sentence ("approx. five")
@@ -235,6 +236,8 @@ def split_passages(
                 window_index += 1
             continue
         para_index = 0
+        # run-on text (no boundaries, or CJK) becomes sentence-sized pieces before ranking
+        max_units = MAX_SENTENCE_UNITS if mode == "sentence" else MAX_PARAGRAPH_UNITS
         for section_index, (heading, body) in enumerate(split_sections(document)):
             if keep_headings and heading:
                 passages.append(Passage(len(passages), doc_index, heading, para_index,
@@ -242,7 +245,7 @@ def split_passages(
                 para_index += 1
             for paragraph in split_paragraphs(body):
                 pieces = split_sentences(paragraph) if mode == "sentence" else [paragraph]
-                for piece in pieces:
+                for piece in (short for long in pieces for short in split_long_passage(long, max_units)):
                     passages.append(Passage(len(passages), doc_index, piece, para_index,
                                             section_index, heading))
                 para_index += 1

@@ -22,7 +22,7 @@ from ..hydra_compat import give_model_args_the_task_name
 from ..positions import install_position_extension_hook
 from ..registry import register_task_once
 from ..vocab_fix import install_vocab_fix_hook
-from . import ngram_block, raw_data, rouge_eval, support_weights
+from . import ngram_block, positions_check, raw_data, resume, rouge_eval, support_weights
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ class RetrieveSummarizeTask(TranslationTask):
     def setup_task(cls, cfg: RetrieveSummarizeConfig, **kwargs):
         # A raw directory becomes a cached data-bin before the dictionaries are read.
         cfg.data = raw_data.resolve_data_path(cfg)
+        positions_check.check_positions_fit_data(cfg.data, cfg.max_source_positions, "task")
         return super().setup_task(cfg, **kwargs)
 
     @classmethod
@@ -149,9 +150,12 @@ class RetrieveSummarizeTask(TranslationTask):
                 )
                 self._warned_batch_multiple = True
             required_batch_size_multiple = 1
-        return super().get_batch_iterator(
-            dataset, *args, required_batch_size_multiple=required_batch_size_multiple, **kwargs
+        epoch = kwargs.pop("epoch", 1)
+        batch_epoch = resume.batch_order_epoch(self, dataset, epoch, kwargs)
+        iterator = super().get_batch_iterator(
+            dataset, *args, required_batch_size_multiple=required_batch_size_multiple, epoch=batch_epoch, **kwargs
         )
+        return resume.restore_iterator_epoch(iterator, dataset, epoch, batch_epoch)
 
     def build_generator(self, models, args, *extra, **kwargs):
         generator = super().build_generator(models, args, *extra, **kwargs)
@@ -160,6 +164,7 @@ class RetrieveSummarizeTask(TranslationTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         # Not TranslationTask.build_model: its eval-bleu set-up is of no use here.
+        positions_check.check_positions_fit_data(self.cfg.data, getattr(cfg, "max_source_positions", None), "model")
         model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
         install_vocab_fix_hook(model, self.source_dictionary, strict=self.cfg.vocab_fix == "error")
         # --max-source-positions above a restored checkpoint's: extend its position table

@@ -1,0 +1,210 @@
+"""File-system guards shared by the summ-* tools. No fairseq import.
+
+* :func:`default_file_mode`: the mode ``open()`` would give a new file under the user's umask
+  (``tempfile.mkstemp`` creates 0600 files; atomic outputs are renamed into place, so they
+  would keep 0600 without a chmod).
+* :func:`same_file`: whether two paths name one file (same path, hard link, symlink).
+* :func:`write_error_message`: one line for the file-system failures a user must fix (disk
+  full, read-only or forbidden destination), ``None`` for anything else (a bug keeps its
+  traceback).
+* :func:`remove_stale_temp_dirs`: ``NAME.tmp-PID`` / ``NAME.old-PID`` directories whose
+  process is dead are debris of a killed run; remove them and say so.
+* :class:`DestinationLock`: one writer per destination, via a lock file next to it.
+"""
+import errno
+import logging
+import os
+import re
+import shutil
+from typing import List, Optional
+
+logger = logging.getLogger(__name__)
+
+# errno values that mean "fix the destination", not "the program is wrong"
+_WRITE_ERRNOS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EFBIG: "file too large",
+}
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc allows (threads share it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_file_mode() -> int:
+    return 0o666 & ~current_umask()
+
+
+def same_file(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` are one file: equal paths, a hard link, or a symlink to it."""
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def write_error_message(err: BaseException, path: Optional[str] = None) -> Optional[str]:
+    """``PATH: no space left on device`` for an error the user fixes in the file system
+    (disk full, quota, read-only or forbidden destination), else None."""
+    if not isinstance(err, OSError) or err.errno not in _WRITE_ERRNOS:
+        return None
+    where = err.filename or path or "output"
+    return f"{where}: {_WRITE_ERRNOS[err.errno]}"
+
+
+def find_write_error(err: Optional[BaseException]) -> Optional[OSError]:
+    """The user-fixable OSError in ``err``'s cause/context chain (libraries wrap them)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if write_error_message(err) is not None:
+            return err  # type: ignore[return-value]
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def pid_is_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+_TEMP_SUFFIX = re.compile(r"^(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)$")
+
+
+def remove_stale_temp_dirs(parent: str, name: Optional[str] = None) -> List[str]:
+    """Remove ``NAME.tmp-PID`` and ``NAME.old-PID`` directories in ``parent`` whose PID is
+    not a running process (only those of ``name`` when given); return what was removed.
+
+    A live PID is left alone even if it was reused by an unrelated process: deleting a
+    running writer's work is worse than keeping debris one run longer.
+    """
+    removed = []
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return removed
+    for entry in sorted(entries):
+        match = _TEMP_SUFFIX.match(entry)
+        if not match or (name is not None and match.group("name") != name):
+            continue
+        path = os.path.join(parent, entry)
+        pid = int(match.group("pid"))
+        if pid == os.getpid() or pid_is_alive(pid) or not os.path.isdir(path) or os.path.islink(path):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            logger.warning("removed %s: temporary directory left by a run that was killed (pid %d is gone)", path, pid)
+            removed.append(path)
+    return removed
+
+
+class DestinationBusyError(Exception):
+    """Another process holds the destination's lock."""
+
+
+class DestinationLock:
+    """``with DestinationLock(dest):`` an exclusive, non-blocking lock on ``dest + '.lock'``.
+
+    flock(2): the kernel releases it when the process dies, so a killed run never blocks
+    the next one. The lock file is removed on release (a failed run leaves nothing behind);
+    an acquirer checks that the file it locked is still the one at the path, so a file
+    unlinked by the previous holder cannot be locked by two processes at once.
+    """
+
+    def __init__(self, dest: str):
+        self.dest = dest
+        self.path = dest.rstrip(os.sep) + ".lock"
+        self._fd: Optional[int] = None
+
+    def __enter__(self) -> "DestinationLock":
+        import fcntl
+
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise DestinationBusyError(
+                    f"{self.dest}: another process is writing it (lock file {self.path} is held); "
+                    "wait for it to finish or choose another destination"
+                ) from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._fd = fd
+                return self
+            os.close(fd)  # the previous holder removed it meanwhile: lock the new one
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+
+
+# ----------------------------------------------------------------------------- worker processes
+
+_PR_SET_PDEATHSIG = 1
+
+
+def exit_when_parent_dies(parent_pid: int) -> str:
+    """Make this (worker) process end when ``parent_pid`` dies, however it dies.
+
+    A pool worker blocks reading its task queue; after SIGKILL of the parent nothing ever
+    writes to it again, so without this it waits forever as an orphan. On Linux the kernel
+    sends SIGKILL on the parent's death (prctl PR_SET_PDEATHSIG); elsewhere a daemon thread
+    polls the parent PID. Returns which mechanism is in place.
+    """
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                # the parent may have died before prctl took effect: then we were re-parented
+                if os.getppid() != parent_pid:
+                    os._exit(1)
+                return "prctl"
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="summ-parent-watch", daemon=True).start()
+    return "thread"
