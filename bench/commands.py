@@ -42,12 +42,15 @@ def stock_preprocess_cmd(bpe_prefixes: dict, destdir: str, dict_path: str, worke
 
 
 def plugin_prepare_cmd(inputs: dict, destdir: str, encoder_json: str, vocab_bpe: str, dict_path: str,
-                       workers: int, retriever: str = "bm25") -> List[str]:
+                       workers: int, retriever: Optional[str] = None) -> List[str]:
+    """summ-prepare as a user runs it: by default with no --retriever (the retriever chosen on
+    valid, after training a selector on train: that work is part of the measured time)."""
     cmd = [sys.executable, "-m", "summ_plugin.cli.prepare"]
     for split, path in inputs.items():
         cmd += [f"--{split}", path]
     return cmd + ["--destdir", destdir, "--overwrite", "--encoder-json", encoder_json, "--vocab-bpe", vocab_bpe,
-                  "--dict", dict_path, "--retriever", retriever, "--workers", str(workers), "--log-level", "WARNING"]
+                  "--dict", dict_path, *(["--retriever", retriever] if retriever else []),
+                  "--workers", str(workers), "--log-level", "WARNING"]
 
 
 def train_cmd(side: str, data: str, save_dir: str, max_update: int, seed: int = 1, gpu: bool = False,

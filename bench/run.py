@@ -8,7 +8,7 @@
 Every figure is a ratio against stock fairseq measured in the same run; plugin and stock
 runs alternate (ABAB) and the table shows medians. Sections:
 
-1. prepare:   summ-prepare --retriever bm25  vs  multiprocessing_bpe_encoder + fairseq-preprocess
+1. prepare:   summ-prepare (default retrieval)  vs  multiprocessing_bpe_encoder + fairseq-preprocess
               (wall time, same workers; peak RSS of the process tree, 1x vs 10x corpus)
 2. train:     retrieve_summarize + summarization_cross_entropy  vs  translation +
               label_smoothed_cross_entropy (words/s, first losses compared exactly)

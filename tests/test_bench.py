@@ -135,7 +135,8 @@ def test_prepare_commands_share_workers_and_dict():
     assert _value(pre, "--trainpref") == "p/train.bpe" and _value(pre, "--validpref") == "p/valid.bpe"
     assert _value(pre, "--srcdict") == _value(pre, "--tgtdict") == "dict.txt"
     plug = commands.plugin_prepare_cmd({"train": "t.jsonl"}, "D", "E.json", "V.bpe", "dict.txt", 2)
-    assert _value(plug, "--retriever") == "bm25" and _value(plug, "--workers") == "2"
+    assert "--retriever" not in plug and _value(plug, "--workers") == "2"  # the default retrieval
+    assert _value(commands.plugin_prepare_cmd({"train": "t"}, "D", "E", "V", "d", 2, "bm25"), "--retriever") == "bm25"
     assert _value(plug, "--dict") == "dict.txt" and _value(plug, "--train") == "t.jsonl"
 
 

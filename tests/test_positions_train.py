@@ -102,7 +102,8 @@ def test_extended_model_trains_generates_and_summarizes_long_sources(
                            "--input", os.path.join(long_raw_dir, "test.jsonl"),
                            "--output", str(tmp_path / "y.jsonl")]) == 2
     err = capsys.readouterr().err
-    assert f"prepared for {NEW} source positions but the model has {OLD}" in err
+    # the task's own check (prepare.json against the model's positions) names both numbers
+    assert f"--max-source-positions {OLD}" in err and f"{NEW} positions" in err
     assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "y.jsonl").exists()
 
 

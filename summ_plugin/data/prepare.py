@@ -79,7 +79,7 @@ class PrepareConfig:
     split_mode: str = "sentence"
     # bounded samples for choosing the default retriever: records the selector is trained
     # on (first N of train) and records the candidates are scored on (first N of valid)
-    selector_train_records: int = 1000
+    selector_train_records: int = 500
     selector_valid_records: int = 200
     max_source_positions: int = 1024
     max_target_positions: int = 1024
@@ -758,7 +758,8 @@ def choose_default_retriever(config: PrepareConfig, out_dir: str):
     else:  # no valid split: score on every fifth training record, train on the others
         held_out, train = train[4::5], [r for i, r in enumerate(train) if i % 5 != 4]
     info = {"input_sha256": sha256_path(train_path), "records": len(train)}
-    return choose_retriever(train, held_out, _token_budget(config), os.path.join(out_dir, SELECTOR_FILE), info)
+    return choose_retriever(train, held_out, _token_budget(config), os.path.join(out_dir, SELECTOR_FILE), info,
+                            config.workers)
 
 
 def resolve_retrievers(config: PrepareConfig, out_dir: str) -> Tuple[PrepareConfig, Dict]:

@@ -70,10 +70,25 @@ def mean_coverage(records: Sequence, retriever, budget: Budget, desc: str = "") 
     return {key: value / max(len(records), 1) for key, value in totals.items()}
 
 
-def train_selector_on(records: Sequence, split_mode: str, training_info: Optional[Dict] = None) -> LearnedSelector:
-    """Oracle-label ``records`` (with summaries) and train a selector on them."""
-    examples = [oracle_labelled_features(r.documents, r.query, r.title, r.summary, split_mode)
-                for r in tqdm(records, desc="selector: oracle labels", unit="rec", disable=None)]
+def _labelled(task):
+    record, split_mode = task
+    return oracle_labelled_features(record.documents, record.query, record.title, record.summary, split_mode)
+
+
+def train_selector_on(records: Sequence, split_mode: str, training_info: Optional[Dict] = None,
+                      workers: int = 1) -> LearnedSelector:
+    """Oracle-label ``records`` (with summaries; in ``workers`` processes) and train a selector.
+
+    Labelling dominates the cost; the result does not depend on ``workers`` (order is kept)."""
+    tasks = [(record, split_mode) for record in records]
+    progress = dict(desc="selector: oracle labels", unit="rec", total=len(tasks), disable=None)
+    if workers > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            examples = list(tqdm(pool.map(_labelled, tasks, chunksize=8), **progress))
+    else:
+        examples = [_labelled(task) for task in tqdm(tasks, **progress)]
     return train_selector(examples, split_mode, training_info)
 
 
@@ -116,7 +131,7 @@ def format_table(choice: Choice) -> str:
 
 
 def choose_retriever(train_records: Sequence, held_out_records: Sequence, budget: Budget,
-                     selector_path: str, training_info: Optional[Dict] = None) -> Choice:
+                     selector_path: str, training_info: Optional[Dict] = None, workers: int = 1) -> Choice:
     """Train a selector on ``train_records``, save it to ``selector_path``, pick the best candidate.
 
     Without records to learn from or to score on, the choice is lead.
@@ -124,7 +139,7 @@ def choose_retriever(train_records: Sequence, held_out_records: Sequence, budget
     if not train_records or not held_out_records:
         return Choice("lead", {}, [], "no records with summaries to learn from: lead (truncation)")
     try:
-        selector = train_selector_on(train_records, budget.split_mode, training_info)
+        selector = train_selector_on(train_records, budget.split_mode, training_info, workers)
     except ValueError as err:  # e.g. the oracle picked nothing anywhere
         return Choice("lead", {}, [], f"no selector could be trained ({err}): lead (truncation)")
     selector.save(selector_path)
