@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--train-retriever-options", default=None,
                      help="JSON object of options for --train-retriever (default: --retriever-options "
                      "when both name the same retriever, else none)")
-    ret.add_argument("--selector-train-records", type=int, default=500,
+    ret.add_argument("--selector-train-records", type=int, default=200,
                      help="default retriever: train the selector on the first N train records")
     ret.add_argument("--selector-valid-records", type=int, default=200,
                      help="default retriever: score the candidates on the first N valid records")

@@ -79,7 +79,7 @@ class PrepareConfig:
     split_mode: str = "sentence"
     # bounded samples for choosing the default retriever: records the selector is trained
     # on (first N of train) and records the candidates are scored on (first N of valid)
-    selector_train_records: int = 500
+    selector_train_records: int = 200
     selector_valid_records: int = 200
     max_source_positions: int = 1024
     max_target_positions: int = 1024

@@ -55,19 +55,14 @@ class Choice:
                 "candidates": self.table}
 
 
-def mean_coverage(records: Sequence, retriever, budget: Budget, desc: str = "") -> Dict[str, float]:
-    """Mean ROUGE-1/2 recall of the reference by ``retriever``'s source over ``records``."""
-    totals = {"rouge1_recall": 0.0, "rouge2_recall": 0.0}
-    for record in tqdm(records, desc=desc or None, unit="rec", disable=None if desc else True, leave=False):
-        selection = select_source(record.documents, query=record.query, reference=None, title=record.title,
-                                  retriever=retriever, max_positions=budget.max_positions,
-                                  count_tokens=budget.count_tokens, split_mode=budget.split_mode,
-                                  reserved_tokens=budget.reserved_tokens,
-                                  separator_tokens=budget.separator_tokens, token_bounds=budget.token_bounds)
-        coverage = retrieval_coverage(" ".join(selection.passages), record.summary)
-        for key in totals:
-            totals[key] += coverage[key]
-    return {key: value / max(len(records), 1) for key, value in totals.items()}
+def record_coverage(record, retriever, budget: Budget) -> Dict[str, float]:
+    """ROUGE-1/2 recall of ``record``'s reference by the source ``retriever`` selects for it."""
+    selection = select_source(record.documents, query=record.query, reference=None, title=record.title,
+                              retriever=retriever, max_positions=budget.max_positions,
+                              count_tokens=budget.count_tokens, split_mode=budget.split_mode,
+                              reserved_tokens=budget.reserved_tokens,
+                              separator_tokens=budget.separator_tokens, token_bounds=budget.token_bounds)
+    return retrieval_coverage(" ".join(selection.passages), record.summary)
 
 
 def _labelled(task):
@@ -99,16 +94,25 @@ def describe(name: str, options: Dict) -> str:
 
 def score_candidates(records: Sequence, selector_path: Optional[str], budget: Budget,
                      candidates: Sequence[Tuple[str, Dict]] = CANDIDATES) -> Choice:
-    """Score each candidate on ``records``; the best mean ROUGE-2 recall wins, lead on ties."""
+    """Score each candidate on ``records``; the best mean ROUGE-2 recall wins, lead on ties.
+
+    Record by record, all candidates in turn: the learned ones then share one computation of
+    the record's passage features (the learned retriever keeps the last record's scores).
+    """
     table = []
     for name, options in candidates:
         uses_selector = name == "learned" or options.get("scorer") == "learned"
         if uses_selector and selector_path is None:
             continue
         options = dict(options, **({"selector": selector_path} if uses_selector else {}))
-        coverage = mean_coverage(records, build_retriever(name, **options), budget,
-                                 desc=f"scoring {describe(name, options)}")
-        table.append({"retriever": name, "options": options, "records": len(records), **coverage})
+        table.append({"retriever": name, "options": options, "records": len(records),
+                      "rouge1_recall": 0.0, "rouge2_recall": 0.0})
+    retrievers = [build_retriever(row["retriever"], **row["options"]) for row in table]
+    for record in tqdm(records, desc="scoring candidates", unit="rec", disable=None, leave=False):
+        for row, retriever in zip(table, retrievers):
+            coverage = record_coverage(record, retriever, budget)
+            for key in ("rouge1_recall", "rouge2_recall"):
+                row[key] += coverage[key] / max(len(records), 1)
     # max() keeps the first of equals, and lead is first: it wins ties
     best = max(table, key=lambda row: (round(row["rouge2_recall"], 9), round(row["rouge1_recall"], 9)))
     lead = table[0]

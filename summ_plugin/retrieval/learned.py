@@ -238,4 +238,15 @@ class LearnedRetriever(ScoringRetriever):
         self.selector = load_selector_cached(self.selector_path)
 
     def score(self, passages, query, reference, title):
-        return self.selector.score_features(passage_features(passages, query, title))
+        # the same record scored again (the default's candidates: learned and the hybrids in
+        # turn) reuses its scores: features are most of the cost
+        key = (self.selector, query, title,
+               tuple((p.text, p.doc, p.paragraph, p.section, p.section_title) for p in passages))
+        if _LAST_SCORES and _LAST_SCORES[0] == key:
+            return _LAST_SCORES[1].copy()
+        scores = self.selector.score_features(passage_features(passages, query, title))
+        _LAST_SCORES[:] = [key, scores]
+        return scores.copy()
+
+
+_LAST_SCORES: List = []
