@@ -41,6 +41,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from .data.prepare import read_prepare_json
+
 logger = logging.getLogger(__name__)
 
 HF_EXTRA_HINT = "summ-export-hf needs the optional extra: pip install -e '.[hf]'"
@@ -249,14 +251,6 @@ def resolve_bpe_files(options: ExportOptions, bart: FairseqBart, data_bin: str, 
                               f"give --{key.replace('_', '-')}")
         found.append(path)
     return found[0], found[1]
-
-
-def read_prepare_json(data_bin: str) -> Dict:
-    path = os.path.join(data_bin, "prepare.json")
-    if not os.path.isfile(path):
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
 
 
 def read_bpe_files(encoder_json: str, vocab_bpe: str) -> Tuple[Dict[str, int], List[Tuple[str, str]]]:

@@ -16,7 +16,7 @@ from fairseq import checkpoint_utils, utils
 from fairseq.data import encoders
 from tqdm import tqdm
 
-from .data.prepare import ExampleEncoder, PrepareConfig, clean_record
+from .data.prepare import ExampleEncoder, PrepareConfig, clean_record, read_prepare_json
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
 from .tasks.rouge_eval import decode_tokens
@@ -119,14 +119,6 @@ def check_dictionary_is_the_models(models, trained_data: Optional[str], settings
                 )
 
 
-def _read_prepare_json(data_bin: str) -> Dict:
-    path = os.path.join(data_bin, "prepare.json")
-    if not os.path.isfile(path):
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
 def recorded_retriever(prepared: Dict, data_bin: str, task_cfg=None) -> Tuple[str, Dict]:
     """The retriever (and options) a data-bin's valid/test sources were made with.
 
@@ -181,7 +173,7 @@ def resolve_inference_settings(config: SummarizeConfig, task_cfg, model_position
             f"{dict_path} not found: give --data-bin, the data-bin (or a directory holding dict.source.txt) "
             "the model was trained on"
         )
-    prepared = _read_prepare_json(data_bin)
+    prepared = read_prepare_json(data_bin)
     prepared_options = prepared.get("options", {})
     recorded_name, recorded_options = recorded_retriever(prepared, data_bin, task_cfg)
     if config.retriever and (config.retriever, config.retriever_options or {}) != (recorded_name, recorded_options):

@@ -710,6 +710,15 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
     return summary
 
 
+def read_prepare_json(data_bin: str) -> Dict:
+    """A data-bin's prepare.json (what it was made with), or {} for a data-bin without one."""
+    path = os.path.join(data_bin, "prepare.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def relative_to(obj, root: str):
     """``obj`` with every string that is a path inside ``root`` made relative to it (files the
     data-bin holds, e.g. the selector, are named relative to the data-bin wherever it moves)."""
