@@ -11,6 +11,8 @@ import random
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from .base import Retriever, register_retriever
 from .coverage import ngram_counts, rouge_tokens
 from .passages import Passage
@@ -26,31 +28,75 @@ def _f1(overlap: float, candidate_total: float, reference_total: float) -> float
     return 2 * precision * recall / (precision + recall)
 
 
-@lru_cache(maxsize=2)
-def _oracle_candidates(passage_texts: Tuple[str, ...], reference: str):
-    """The reference's 1-/2-gram counts and, per passage, its n-gram counts restricted to the
-    reference (others never overlap) and its total n-gram counts (for precision).
+class _OracleTable:
+    """One record's passages as sparse counts of the reference's 1- and 2-grams.
 
-    Cached for the last records: the oracle retriever runs the greedy search twice (F, then
-    recall) over the same passages, and tokenizing them is half the cost.
+    ``rows[k]``/``grams[k]``/``counts[k]``: one entry per (passage, reference n-gram it holds),
+    ``caps[k]``: the reference's count of each n-gram, ``lengths[:, k]``: each passage's total
+    n-grams (for precision). Each greedy step is then a few numpy operations over all passages.
     """
-    references = [ngram_counts(rouge_tokens(reference), n) for n in (1, 2)]
-    unigrams, bigrams = references
-    candidates = []
-    for text in passage_texts:
-        tokens = rouge_tokens(text)
-        useful_1: Dict[tuple, int] = {}
-        for token in tokens:
-            gram = (token,)
-            if gram in unigrams:
-                useful_1[gram] = useful_1.get(gram, 0) + 1
-        useful_2: Dict[tuple, int] = {}
-        if useful_1:  # no shared word, no shared bigram
-            for gram in zip(tokens, tokens[1:]):
-                if gram in bigrams:
-                    useful_2[gram] = useful_2.get(gram, 0) + 1
-        candidates.append(([useful_1, useful_2], [len(tokens), max(len(tokens) - 1, 0)]))
-    return references, candidates
+
+    def __init__(self, passage_texts: Sequence[str], reference: str):
+        references = [ngram_counts(rouge_tokens(reference), n) for n in (1, 2)]
+        ids = [{gram: i for i, gram in enumerate(ref)} for ref in references]
+        self.caps = [np.array([ref[g] for g in ref], dtype=np.float64) for ref in references]
+        rows, grams, counts = ([[], []] for _ in range(3))
+        self.lengths = np.zeros((len(passage_texts), 2))
+        for row, text in enumerate(passage_texts):
+            tokens = rouge_tokens(text)
+            self.lengths[row] = (len(tokens), max(len(tokens) - 1, 0))
+            unigram_ids = ids[0]
+            held = {}
+            for token in tokens:
+                gram = unigram_ids.get((token,))
+                if gram is not None:
+                    held[gram] = held.get(gram, 0) + 1
+            if not held:
+                continue  # no shared word, no shared bigram
+            for k, found in ((0, held), (1, _count_ids(zip(tokens, tokens[1:]), ids[1]))):
+                rows[k].extend([row] * len(found))
+                grams[k].extend(found)
+                counts[k].extend(found.values())
+        self.rows = [np.asarray(r, dtype=np.int64) for r in rows]
+        self.grams = [np.asarray(g, dtype=np.int64) for g in grams]
+        self.counts = [np.asarray(c, dtype=np.float64) for c in counts]
+        self.has_unigram = np.bincount(self.rows[0], minlength=len(passage_texts)) > 0
+        self.reference_totals = [float(cap.sum()) for cap in self.caps]
+
+    def gains(self, k: int, have: np.ndarray) -> np.ndarray:
+        """Per passage: reference n-grams it would add to a selection holding ``have``."""
+        room = np.maximum(self.caps[k] - have, 0.0)
+        added = np.minimum(self.counts[k], room[self.grams[k]])
+        return np.bincount(self.rows[k], weights=added, minlength=len(self.lengths))
+
+    def add(self, k: int, have: np.ndarray, row: int) -> None:
+        mine = self.rows[k] == row
+        np.add.at(have, self.grams[k][mine], self.counts[k][mine])
+
+
+def _count_ids(grams, ids: Dict) -> Dict[int, int]:
+    found: Dict[int, int] = {}
+    for gram in grams:
+        index = ids.get(gram)
+        if index is not None:
+            found[index] = found.get(index, 0) + 1
+    return found
+
+
+@lru_cache(maxsize=2)
+def _oracle_table(passage_texts: Tuple[str, ...], reference: str) -> _OracleTable:
+    # cached for the last records: the oracle retriever runs the greedy search twice (F, then
+    # recall) over the same passages, and tokenizing them is the larger cost
+    return _OracleTable(passage_texts, reference)
+
+
+def _f1_array(overlap: np.ndarray, candidate_total: np.ndarray, reference_total: float) -> np.ndarray:
+    """``_f1`` elementwise, with the same operations in the same order (same floats)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = overlap / candidate_total
+        recall = overlap / reference_total
+        value = 2 * precision * recall / (precision + recall)
+    return np.where(overlap > 0, value, 0.0)
 
 
 def greedy_oracle(passage_texts: List[str], reference: str, max_picks: Optional[int] = None,
@@ -59,68 +105,56 @@ def greedy_oracle(passage_texts: List[str], reference: str, max_picks: Optional[
 
     ``objective`` "f" maximises ROUGE-1 F + ROUGE-2 F (the labels); "recall" maximises
     ROUGE-1 + ROUGE-2 recall, used to go on after "f" stops (``start`` = its picks)
-    so that the oracle ranks every passage that still adds reference n-grams.
+    so that the oracle ranks every passage that still adds reference n-grams. Each step
+    takes the passage that raises the objective most (the first of equals), and stops when
+    none raises it.
     """
     if objective not in ("f", "recall"):
         raise ValueError(f"objective must be 'f' or 'recall', got {objective!r}")
-    references, candidates = _oracle_candidates(tuple(passage_texts), reference)
-    reference_totals = [sum(r.values()) for r in references]
-    if not reference_totals[0]:
+    table = _oracle_table(tuple(passage_texts), reference)
+    totals_ref = table.reference_totals
+    if not totals_ref[0]:
         return []
+    active = [k for k in (0, 1) if totals_ref[k]]
 
-    def value_of(overlaps_, totals_):
+    def values(overlaps_, lengths_):
         if objective == "recall":
-            return sum(overlaps_[k] / reference_totals[k] for k in (0, 1) if reference_totals[k])
-        return sum(_f1(overlaps_[k], totals_[k], reference_totals[k]) for k in (0, 1) if reference_totals[k])
+            return sum(overlaps_[k] / totals_ref[k] for k in active)
+        return sum(_f1_array(overlaps_[k], lengths_[k], totals_ref[k]) for k in active)
 
-    selected_counts = [dict(), dict()]
-    overlaps = [0, 0]
-    totals = [0, 0]
+    have = [np.zeros(len(cap)) for cap in table.caps]
+    overlaps = [0.0, 0.0]
+    lengths = [0.0, 0.0]
     for index in start:
-        useful, cand_totals = candidates[index]
         for k in (0, 1):
-            chosen = selected_counts[k]
-            for gram, count in useful[k].items():
-                have = chosen.get(gram, 0)
-                overlaps[k] += max(0, min(references[k][gram], have + count) - have)
-                chosen[gram] = have + count
-            totals[k] += cand_totals[k]
-    best_objective = value_of(overlaps, totals)
+            overlaps[k] += float(table.gains(k, have[k])[index])
+            table.add(k, have[k], index)
+            lengths[k] += table.lengths[index, k]
+    best_objective = float(values([np.array([o]) for o in overlaps], [np.array([t]) for t in lengths])[0]) \
+        if start else 0.0
     picked: List[int] = []
-    already = set(start)
-    remaining = [i for i, (useful, _) in enumerate(candidates) if useful[0] and i not in already]
-    while remaining and (max_picks is None or len(picked) < max_picks):
-        best_index, best_value, best_state = None, best_objective, None
-        still_useful = []
-        for index in remaining:
-            useful, cand_totals = candidates[index]
-            new_overlaps = list(overlaps)
-            for k in (0, 1):
-                reference, chosen = references[k], selected_counts[k]
-                for gram, count in useful[k].items():
-                    have = chosen.get(gram, 0)
-                    cap = reference[gram]
-                    if have < cap:
-                        new_overlaps[k] += min(cap, have + count) - have
-            if new_overlaps == overlaps:
-                # adds no reference n-gram now, so never will (the selection only grows): it
-                # cannot raise recall, and it lowers F; drop it from the search (same picks)
-                continue
-            still_useful.append(index)
-            value = value_of(new_overlaps, [totals[k] + cand_totals[k] for k in (0, 1)])
-            if value > best_value + 1e-12:
-                best_index, best_value, best_state = index, value, new_overlaps
-        remaining = still_useful
-        if best_index is None:
+    remaining = table.has_unigram.copy()
+    remaining[list(start)] = False
+    while remaining.any() and (max_picks is None or len(picked) < max_picks):
+        gains = [table.gains(k, have[k]) for k in (0, 1)]
+        # a passage that adds no reference n-gram now never will (the selection only grows):
+        # it cannot raise recall and it lowers F; drop it from the search
+        remaining &= (gains[0] > 0) | (gains[1] > 0)
+        if not remaining.any():
             break
-        useful, cand_totals = candidates[best_index]
+        scores = values([overlaps[k] + gains[k] for k in (0, 1)],
+                        [lengths[k] + table.lengths[:, k] for k in (0, 1)])
+        scores = np.where(remaining, scores, -np.inf)
+        best = int(np.argmax(scores))
+        if not scores[best] > best_objective + 1e-12:
+            break
         for k in (0, 1):
-            for gram, count in useful[k].items():
-                selected_counts[k][gram] = selected_counts[k].get(gram, 0) + count
-            totals[k] += cand_totals[k]
-        overlaps, best_objective = best_state, best_value
-        picked.append(best_index)
-        remaining.remove(best_index)
+            overlaps[k] += float(gains[k][best])
+            table.add(k, have[k], best)
+            lengths[k] += table.lengths[best, k]
+        best_objective = float(scores[best])
+        picked.append(best)
+        remaining[best] = False
     return picked
 
 
