@@ -1,7 +1,9 @@
 """summ-summarize: raw documents -> the training retrieval path -> BART generation -> JSONL."""
 import json
 import os
+import shutil
 
+import pytest
 
 from summ_plugin.cli.summarize import main as summarize_main
 
@@ -64,3 +66,32 @@ def test_summarize_missing_checkpoint_is_one_clear_line(tmp_path, capsys):
     code = summarize_main(["--path", str(tmp_path / "nope.pt"), "--input", "x.jsonl", "--output", str(tmp_path / "o")])
     assert code == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_summarize_a_model_trained_with_eval_rouge_after_its_bpe_files_moved(tiny_data_bin, tiny_vocab, tiny_raw_dir, tmp_path):
+    """The checkpoint stores the training-time --eval-rouge set-up and its BPE paths; inference
+    must load the model with eval_rouge off and use the BPE files it is given."""
+    from tests._fairseq import fairseq_train
+
+    train_bpe = tmp_path / "bpe-at-training"
+    train_bpe.mkdir()
+    for key, name in (("encoder_json", "encoder.json"), ("vocab_bpe", "vocab.bpe")):
+        shutil.copyfile(tiny_vocab[key], train_bpe / name)
+    save = str(tmp_path / "ckpt")
+    fairseq_train(
+        tiny_data_bin, save, "--max-update", "2", "--eval-rouge", "--eval-rouge-args", '{"beam": 1, "max_len_b": 8}',
+        "--encoder-json", str(train_bpe / "encoder.json"), "--vocab-bpe", str(train_bpe / "vocab.bpe"),
+    )
+    moved_bpe = tmp_path / "bpe-moved"
+    shutil.move(str(train_bpe), str(moved_bpe))
+
+    out = tmp_path / "hyps.jsonl"
+    code = summarize_main([
+        "--path", os.path.join(save, "checkpoint_last.pt"), "--input", os.path.join(tiny_raw_dir, "test.jsonl"),
+        "--output", str(out), "--encoder-json", str(moved_bpe / "encoder.json"),
+        "--vocab-bpe", str(moved_bpe / "vocab.bpe"), "--beam", "1", "--max-len-b", "6", "--cpu",
+    ])
+    assert code == 0
+    # tiny_raw_dir's test split has 4 records (conftest: n_test=4), each summarized
+    assert len(read_jsonl(out)) == 4
