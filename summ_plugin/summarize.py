@@ -237,6 +237,8 @@ INFERENCE_TASK_OVERRIDES = {
     # need not exist where (or when) the model is used; summarize loads its own BPE files
     "eval_rouge": False,
     "support_weighting": False,
+    # refused by the task; an older checkpoint may still hold it
+    "eval_bleu": False,
 }
 
 
