@@ -1,10 +1,33 @@
-"""Session fixtures: a tiny GPT-2-format BPE and a data-bin made by summ-prepare from it."""
+"""Session fixtures: a tiny GPT-2-format BPE and a data-bin made by summ-prepare from it;
+the rule that marks every test starting fairseq processes ``slow``."""
 import os
 import shutil
 
 import pytest
 
+from tests import _fairseq
 from tests._prepare_fixtures import build_vocab, make_raw_dir
+
+
+@pytest.fixture(scope="session")
+def fairseq_processes():
+    """Requested by every test or fixture that starts fairseq-train, -generate or -hydra-train
+    (seconds each on 2 cores): the tests that use it, directly or through another fixture,
+    are marked ``slow`` below, so ``-m "not slow"`` leaves them out without marks by hand."""
+    return _fairseq
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by mark
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "fairseq_processes" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # read by tests._fairseq, which refuses to start a fairseq process in a test not marked slow
+    _fairseq.RUNNING_TEST_IS_SLOW = item.get_closest_marker("slow") is not None
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +60,7 @@ def tiny_data_bin(tmp_path_factory, tiny_vocab, tiny_raw_dir):
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory, tiny_data_bin):
+def tiny_checkpoint(tmp_path_factory, tiny_data_bin, fairseq_processes):
     """checkpoint_last.pt of a tiny model trained 3 updates on tiny_data_bin."""
     from tests._fairseq import fairseq_train
 

@@ -134,7 +134,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
 # Real fairseq-train processes.
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, fairseq_processes):
     """A data-bin and a save dir holding checkpoint_last.pt after 2 updates (with the plugin)."""
     root = tmp_path_factory.mktemp("train")
     data_bin = fx.make_data_bin(str(root / "bin"))
@@ -144,7 +144,6 @@ def trained(tmp_path_factory):
     return data_bin, save_dir
 
 
-@pytest.mark.slow
 def test_fairseq_train_resumes_from_its_own_checkpoint_only_with_the_plugin(trained, tmp_path):
     data_bin, save_dir = trained
     assert torch.serialization.get_unsafe_globals_in_checkpoint(
@@ -162,7 +161,6 @@ def test_fairseq_train_resumes_from_its_own_checkpoint_only_with_the_plugin(trai
     assert "allowed" in resumed.stdout and "summ_plugin.checkpoints" in resumed.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("fp16,legacy", [(False, False), (True, True)])
 def test_restore_file_of_an_args_namespace_checkpoint(trained, tmp_path, fp16, legacy):
     data_bin, _ = trained
@@ -177,7 +175,6 @@ def test_restore_file_of_an_args_namespace_checkpoint(trained, tmp_path, fp16, l
     assert len(fx.train_losses(run.stdout)) == 1
 
 
-@pytest.mark.slow
 def test_fairseq_train_refuses_a_crafted_restore_file(trained, tmp_path):
     data_bin, _ = trained
     marker = tmp_path / "PWNED"

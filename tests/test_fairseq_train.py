@@ -4,7 +4,12 @@ import os
 import re
 import shutil
 
+import pytest
+
 from tests._fairseq import PLUGIN_DIR, REPO, fairseq_train, run, script
+
+# every test here starts fairseq processes: marked slow by conftest
+pytestmark = pytest.mark.usefixtures("fairseq_processes")
 
 
 def json_log_lines(output, tag):

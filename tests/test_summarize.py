@@ -85,7 +85,7 @@ def test_summarize_missing_checkpoint_is_one_clear_line(tmp_path, capsys):
     assert "checkpoint not found" in capsys.readouterr().err
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
 def test_summarize_a_model_trained_with_eval_rouge_after_its_bpe_files_moved(tiny_data_bin, tiny_vocab, tiny_raw_dir, tmp_path):
     """The checkpoint stores the training-time --eval-rouge set-up and its BPE paths; inference
     must load the model with eval_rouge off and use the BPE files it is given."""
