@@ -151,7 +151,7 @@ def allow_fairseq_checkpoint_globals() -> List[Union[Any, Tuple[Any, str]]]:
             entries = fairseq_checkpoint_safe_globals()
         torch.serialization.add_safe_globals(entries)
         _allowed = entries
-        logger.info(
+        logger.debug(
             "weights_only checkpoint loading: allowed %d globals that fairseq checkpoints "
             "hold: %s", len(entries), ", ".join(sorted({_global_name(e) for e in entries}))
         )

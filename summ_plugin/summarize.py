@@ -220,12 +220,25 @@ def _apply_overrides(state: Dict, overrides: Dict) -> Optional[str]:
     return trained_data
 
 
+# Task settings that hold at inference whatever the model was trained with.
+INFERENCE_TASK_OVERRIDES = {
+    # never resize the embeddings to another dictionary (see check_dictionary_is_the_models)
+    "vocab_fix": "error",
+    # validation ROUGE and support weights are training-time features: left on, build_model
+    # would look for the BPE files and coverage metadata at the paths training used, which
+    # need not exist where (or when) the model is used; summarize loads its own BPE files
+    "eval_rouge": False,
+    "support_weighting": False,
+    # refused by the task; an older checkpoint may still hold it
+    "eval_bleu": False,
+}
+
+
 def load_model(config: SummarizeConfig):
     if not os.path.isfile(config.checkpoint):
         raise SummarizeError(f"{config.checkpoint}: checkpoint not found")
     overrides = {"data": config.data_bin} if config.data_bin else {}
-    # never resize the embeddings to another dictionary at inference (see check_dictionary_is_the_models)
-    overrides["vocab_fix"] = "error"
+    overrides.update(INFERENCE_TASK_OVERRIDES)
     from .vocab_fix import VocabFixError
 
     state = checkpoint_utils.load_checkpoint_to_cpu(config.checkpoint)

@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from tests._fairseq import check_fairseq_process_allowed
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN_DIR = os.path.join(REPO_ROOT, "summ_plugin")
 
@@ -161,6 +163,7 @@ def fairseq_train(data_bin: str, save_dir: str, extra: Sequence[str], *,
     if user_dir:
         command += ["--user-dir", user_dir]
     command += list(extra)
+    check_fairseq_process_allowed(command)
     env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                OMP_NUM_THREADS="1")
     return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

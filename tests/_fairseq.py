@@ -13,8 +13,22 @@ TRAIN_COMMON = [
 ]
 
 
+# Set by conftest for each test: whether it is marked slow (None outside pytest).
+RUNNING_TEST_IS_SLOW = None
+
+
+def check_fairseq_process_allowed(cmd) -> None:
+    """A fairseq console script takes seconds to start: only tests marked slow may run one, and
+    they get the mark by requesting the ``fairseq_processes`` fixture (tests/conftest.py)."""
+    if RUNNING_TEST_IS_SLOW is False and os.path.basename(str(cmd[0])).startswith("fairseq-"):
+        raise AssertionError(
+            f"{os.path.basename(str(cmd[0]))} started by a test not marked slow: request the "
+            "fairseq_processes fixture in the test (or its fixture), which marks it slow")
+
+
 def run(cmd, cwd=None, env=None, check=True, timeout=600):
     """Run a command, returning its combined output; fail the test with the output on error."""
+    check_fairseq_process_allowed(cmd)
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     full_env["PATH"] = BIN + os.pathsep + full_env.get("PATH", "")
     full_env.update(env or {})

@@ -1,10 +1,39 @@
-"""Session fixtures: a tiny GPT-2-format BPE and a data-bin made by summ-prepare from it."""
+"""Session fixtures: a tiny GPT-2-format BPE and a data-bin made by summ-prepare from it;
+the rule that marks every test starting fairseq processes ``slow``."""
 import os
 import shutil
 
-import pytest
+# One OpenMP thread per process, set before torch and scikit-learn load their runtimes: on the
+# 2-core machines tests run on (often beside other jobs), OpenMP threads spinning against each
+# other made the selector-training tests 2-3x slower (26 s vs 10 s for the retrieval tests).
+# The fairseq subprocesses the tests start already run with one thread (tests._fairseq).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from tests._prepare_fixtures import build_vocab, make_raw_dir
+import pytest  # noqa: E402
+
+from tests import _fairseq  # noqa: E402
+from tests._prepare_fixtures import build_vocab, make_raw_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def fairseq_processes():
+    """Requested by every test or fixture that starts fairseq-train, -generate or -hydra-train
+    (seconds each on 2 cores): the tests that use it, directly or through another fixture,
+    are marked ``slow`` below, so ``-m "not slow"`` leaves them out without marks by hand."""
+    return _fairseq
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by mark
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "fairseq_processes" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # read by tests._fairseq, which refuses to start a fairseq process in a test not marked slow
+    _fairseq.RUNNING_TEST_IS_SLOW = item.get_closest_marker("slow") is not None
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +66,7 @@ def tiny_data_bin(tmp_path_factory, tiny_vocab, tiny_raw_dir):
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory, tiny_data_bin):
+def tiny_checkpoint(tmp_path_factory, tiny_data_bin, fairseq_processes):
     """checkpoint_last.pt of a tiny model trained 3 updates on tiny_data_bin."""
     from tests._fairseq import fairseq_train
 

@@ -68,7 +68,6 @@ def test_preset_changes_only_what_it_says_from_the_published_recipe(preset):
     assert tokens_per_update == base["dataset"]["max_tokens"] * base["optimization"]["update_freq"][0]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_preset_builds_and_trains_on_cpu(preset, tiny_data_bin, tiny_checkpoint, tmp_path):
     save = tmp_path / "ckpt"

@@ -1,18 +1,17 @@
 """summarization_cross_entropy against fairseq's label_smoothed_cross_entropy on one batch."""
+import math
 from argparse import Namespace
 
 import pytest
 import torch
+from fairseq import metrics
 from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
 from fairseq.data import Dictionary
 from fairseq.models.bart import BARTModel
 from fairseq.models.bart.model import bart_base_architecture
 
 import summ_plugin  # noqa: F401
-from summ_plugin.criterions.summarization_cross_entropy import (
-    SummarizationCrossEntropyCriterion,
-    token_accuracy,
-)
+from summ_plugin.criterions.summarization_cross_entropy import SummarizationCrossEntropyCriterion
 
 
 class _Task:
@@ -110,8 +109,29 @@ def test_weights_ignored_when_disabled():
     assert torch.equal(l1, l2)
 
 
-def test_token_accuracy_ignores_padding():
-    lprobs = torch.log_softmax(torch.tensor([[[0.0, 0.0, 5.0], [5.0, 0.0, 0.0]]]), dim=-1)
-    target = torch.tensor([[2, 1]])
-    n_correct, total = token_accuracy(lprobs, target, padding_idx=1)
-    assert (int(n_correct), int(total)) == (1, 1)
+def test_accuracy_is_reported_without_report_accuracy_and_ignores_padding():
+    task, model, sample = _tiny_model_and_batch(seed=4)
+    # report_accuracy=False is what fairseq passes when --report-accuracy is not given
+    criterion = SummarizationCrossEntropyCriterion(task, sentence_avg=False, label_smoothing=0.1, report_accuracy=False)
+    _, _, logging_output, _ = _loss_and_grads(criterion, model, sample)
+    # 3 targets of 6 tokens, the first with 2 pad tokens: 3 * 6 - 2 = 16 counted tokens
+    assert logging_output["total"] == 16
+    assert 0 <= logging_output["n_correct"] <= 16
+
+
+def test_reduce_metrics_logs_fairseqs_names_and_figures():
+    # two batches; losses are summed in nats, fairseq logs them per token in bits (base 2)
+    logging_outputs = [
+        {"loss": 3 * math.log(2), "nll_loss": 2 * math.log(2), "ntokens": 2, "sample_size": 2, "n_correct": 1, "total": 2},
+        {"loss": 5 * math.log(2), "nll_loss": 4 * math.log(2), "ntokens": 2, "sample_size": 2, "n_correct": 2, "total": 2},
+    ]
+    with metrics.aggregate(new_root=True) as aggregated:
+        SummarizationCrossEntropyCriterion.reduce_metrics(logging_outputs)
+        logged = aggregated.get_smoothed_values()
+    # loss (3 + 5) bits / 4 samples = 2.0; nll (2 + 4) bits / 4 tokens = 1.5; ppl 2 ** 1.5 = 2.83;
+    # accuracy 3 correct of 4 = 75.0
+    assert logged["loss"] == 2.0
+    assert logged["nll_loss"] == 1.5
+    assert logged["ppl"] == 2.83
+    assert logged["accuracy"] == 75.0
+    assert SummarizationCrossEntropyCriterion.logging_outputs_can_be_summed()

@@ -14,6 +14,9 @@ from tests._fairseq import BIN, PLUGIN_DIR, TINY_BART, TRAIN_COMMON, fairseq_tra
 from tests._prepare_fixtures import make_raw_dir
 from tests.test_fairseq_train import json_log_lines
 
+# every test here starts fairseq processes: marked slow by conftest
+pytestmark = pytest.mark.usefixtures("fairseq_processes")
+
 # 9 validation examples in batches of 2: 5 batches, so rank 0 gets 3 and rank 1 gets 2 plus
 # fairseq's dummy batch (whose outputs must be ignored): unequal shares on purpose.
 N_VALID = 9

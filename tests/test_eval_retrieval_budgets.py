@@ -30,6 +30,17 @@ def test_budgets_side_by_side(tmp_path, capsys):
     assert all(r["mean_tokens"] <= 160 for r in large["results"].values())
     # a longer lead covers more of the reference (the summary facts are spread through the text)
     assert large["results"]["lead"]["rouge1_recall"] > small["results"]["lead"]["rouge1_recall"]
+    # The summary is the document's 12th and 14th sentences (<= 2 x 14 words, ~37 tokens at 1.3
+    # per word): the oracle picks exactly them within either budget, so it covers every unigram
+    # and bigram of the reference.
+    for budget in (small, large):
+        assert budget["results"]["oracle"]["rouge1_recall"] == 1.0
+        assert budget["results"]["oracle"]["rouge2_recall"] == 1.0
+    # The 64-token lead (~47 words) ends before the 12th sentence (11 sentences of >= 6 words come
+    # first): it shares only common words with the summary (0.45 measured) and no bigram of it
+    # in these records (0.0 measured; the oracle's 1.0 is the ceiling).
+    assert small["results"]["lead"]["rouge1_recall"] < 0.6
+    assert small["results"]["lead"]["rouge2_recall"] < 0.2
 
 
 def test_one_budget_keeps_the_single_table(tmp_path, capsys):

@@ -2,8 +2,14 @@
 import json
 import os
 import re
+import shutil
+
+import pytest
 
 from tests._fairseq import PLUGIN_DIR, REPO, fairseq_train, run, script
+
+# every test here starts fairseq processes: marked slow by conftest
+pytestmark = pytest.mark.usefixtures("fairseq_processes")
 
 
 def json_log_lines(output, tag):
@@ -89,9 +95,28 @@ def test_raw_directory_is_prepared_once_and_reused(tiny_raw_dir, tmp_path):
     assert "reus" in out.lower()
 
 
-def test_support_weighting_trains_on_coverage_weights(tiny_data_bin, tmp_path):
-    out = fairseq_train(tiny_data_bin, str(tmp_path / "w"), "--max-update", "2", "--support-weighting")
-    assert [s["num_updates"] for s in json_log_lines(out, "train_inner")] == ["1", "2"]
+def test_support_weighting_scales_each_pairs_loss(tiny_data_bin, tmp_path):
+    data_bin = str(tmp_path / "data-bin")
+    shutil.copytree(tiny_data_bin, data_bin)
+    meta_path = os.path.join(data_bin, "train.meta.jsonl")
+    with open(meta_path, encoding="utf-8") as handle:
+        meta = [json.loads(line) for line in handle]
+    assert len(meta) == 24  # conftest's tiny_raw_dir: n_train=24
+    # coverage 1 for the first pair, 0 for the other 23; with no floor the weights are
+    # 1 / mean = 24 for it and 0 for the rest
+    for i, entry in enumerate(meta):
+        entry["rouge1_recall"] = 1.0 if i == 0 else 0.0
+    with open(meta_path, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(entry) + "\n" for entry in meta)
+    out = fairseq_train(data_bin, str(tmp_path / "w"), "--max-update", "24", "--batch-size", "1",
+                        "--support-weighting", "--support-weighting-floor", "0")
+    losses = sorted(float(s["loss"]) for s in json_log_lines(out, "train_inner"))
+    # one pair per update, one epoch: the 23 pairs of weight 0 give a loss of exactly 0 (and no
+    # gradient, so the model is still the initial one when the weighted pair comes); that pair
+    # gives 24 times an untrained model's per-token loss (~8.7 bits for a 408-symbol vocabulary),
+    # about 200. Without weighting every loss would be near 8.7.
+    assert losses[:23] == [0.0] * 23
+    assert losses[23] > 100
 
 
 def test_raw_directory_with_learned_and_hybrid_retrievers(tiny_raw_dir, tmp_path):

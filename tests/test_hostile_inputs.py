@@ -354,6 +354,7 @@ def test_fairseq_train_data_bin_from_another_dictionary_than_the_checkpoint(othe
     assert os.path.isfile(tmp_path / "resize" / "checkpoint_last.pt")
 
 
+@pytest.mark.usefixtures("fairseq_processes")
 def test_fairseq_train_corrupt_dictionary_in_data_bin(tiny_data_bin, tmp_path):
     data = tmp_path / "bin"
     shutil.copytree(tiny_data_bin, data)

@@ -178,14 +178,15 @@ def restore(model, path: str):
 
 
 def test_automatic_path_equals_offline_tool(files, tmp_path, caplog):
-    offline = str(tmp_path / "offline.pt")
-    assert fix_vocab_main(["--checkpoint", files["base"], "--max-source-positions", str(NEW),
-                           "--out", offline]) == 0
     _, model, _ = build_task_model(files["data_bin"], NEW)
     with caplog.at_level("WARNING", logger="summ_plugin.positions"):
         restore(model, files["base"])
     assert any("extended in memory" in r.getMessage() and f"encoder positions {OLD} -> {NEW}" in r.getMessage()
                for r in caplog.records)
+    # the CLI after the capture: its main() sets up the process's logging, as a command does
+    offline = str(tmp_path / "offline.pt")
+    assert fix_vocab_main(["--checkpoint", files["base"], "--max-source-positions", str(NEW),
+                           "--out", offline]) == 0
     offline_state = load_checkpoint_safely(offline)["model"]
     automatic_state = model.state_dict()
     assert automatic_state.keys() == offline_state.keys()

@@ -50,14 +50,13 @@ def long_raw_dir(tmp_path_factory, tiny_vocab):
 
 
 @pytest.fixture(scope="module")
-def pretrained_128(tmp_path_factory, tiny_data_bin):
+def pretrained_128(tmp_path_factory, tiny_data_bin, fairseq_processes):
     """The 'pre-trained' checkpoint: 128 learned source positions (tiny_data_bin's budget is 96)."""
     save = str(tmp_path_factory.mktemp("pre128"))
     fairseq_train(tiny_data_bin, save, "--max-update", "2", "--max-source-positions", str(OLD))
     return os.path.join(save, "checkpoint_last.pt")
 
 
-@pytest.mark.slow
 def test_extended_model_trains_generates_and_summarizes_long_sources(
         pretrained_128, long_raw_dir, tiny_vocab, tmp_path, capsys, keep_root_logging):
     save = str(tmp_path / "ckpt")
@@ -107,7 +106,6 @@ def test_extended_model_trains_generates_and_summarizes_long_sources(
     assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "y.jsonl").exists()
 
 
-@pytest.mark.slow
 def test_fine_tuning_on_short_sources_is_identical_after_extension(pretrained_128, tiny_data_bin, tmp_path):
     """Sources within the old 128 positions (tiny_data_bin: budget 96): fine-tuning the
     128-position checkpoint with a 128- or a 256-position model ends on the same parameters,

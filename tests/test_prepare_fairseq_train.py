@@ -16,7 +16,7 @@ TINY_BART = [
 ]
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
 @pytest.mark.parametrize("shards", [1, 2])
 def test_stock_fairseq_train_reads_the_data_bin(tmp_path, capsys, shards):
     vocab = build_vocab(str(tmp_path / "vocab"))

@@ -68,7 +68,7 @@ def _write_hf(root, train, valid, layout, ext):
     return ["--input", root]
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
 @pytest.mark.parametrize("layout", [
     ("cnndm-stories", None), ("cnn_dailymail", ".jsonl"), ("xsum", ".csv"), ("billsum", ".parquet"),
 ])

@@ -609,7 +609,6 @@ def test_item13_written_files_get_the_usual_mode(umask_022, tiny_vocab, train_fi
 # ----------------------------------------------------------------------------- 5, 6, 10, 13: fairseq processes
 
 
-@pytest.mark.slow
 def test_item05_summarize_with_another_dictionary_is_an_error(tiny_checkpoint, tiny_raw_dir, tiny_data_bin,
                                                               other_dict_data_bin, tmp_path, capsys):
     import shutil
@@ -653,7 +652,7 @@ def fairseq_error_line(proc):
     return line
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
 def test_item06_missing_restore_file_stops_training(tiny_data_bin, tmp_path):
     from tests._fairseq import fairseq_train
 
@@ -665,7 +664,7 @@ def test_item06_missing_restore_file_stops_training(tiny_data_bin, tmp_path):
     assert not os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
 def test_item10_fairseq_train_with_fewer_positions_than_the_data_is_refused(tiny_data_bin, tmp_path):
     from tests._fairseq import fairseq_train
 
@@ -676,7 +675,6 @@ def test_item10_fairseq_train_with_fewer_positions_than_the_data_is_refused(tiny
     assert "prepared for 96 source positions" in line and "--max-source-positions 64" in line
 
 
-@pytest.mark.slow
 def test_item13_restore_file_of_another_architecture_is_one_line(tiny_data_bin, tiny_checkpoint, tmp_path):
     from tests._fairseq import fairseq_train
 

@@ -71,6 +71,7 @@ def load_model_state(path):
     return state, state["model"]
 
 
+@pytest.mark.usefixtures("fairseq_processes")
 def test_sigkill_mid_epoch_then_same_command_resumes_to_the_same_parameters(tiny_data_bin, tmp_path):
     reference_dir = str(tmp_path / "uninterrupted")
     run_to_end(train_command(tiny_data_bin, reference_dir))

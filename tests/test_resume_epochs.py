@@ -58,13 +58,13 @@ def command(data, save_dir):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted_model(tied_sizes_data_bin, tmp_path_factory):
+def uninterrupted_model(tied_sizes_data_bin, tmp_path_factory, fairseq_processes):
     reference_dir = str(tmp_path_factory.mktemp("uninterrupted"))
     run_to_end(command(tied_sizes_data_bin, reference_dir))
     return load_model_state(os.path.join(reference_dir, "checkpoint_last.pt"))[1]
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
 @pytest.mark.parametrize("kill_at_update,where", [(UPDATES_PER_EPOCH + 4, "mid-epoch 2"),
                                                   (UPDATES_PER_EPOCH, "end of epoch 1")])
 def test_sigkill_in_epoch_two_resumes_to_the_same_parameters(kill_at_update, where, tied_sizes_data_bin,

@@ -32,8 +32,16 @@ def direct_scores(hyp, ref):
     return {t: (scores[t].precision, scores[t].recall, scores[t].fmeasure) for t in rouge.ROUGE_TYPES}
 
 
-def test_rouge_types():
-    assert rouge.ROUGE_TYPES == ("rouge1", "rouge2", "rougeL", "rougeLsum")
+def test_one_pair_by_hand_under_rouge_scores_names():
+    scores = rouge.score_pair("storms hit", "storms passed")
+    # one shared unigram ("storms") of 2 on each side: P = R = F = 1/2; no shared bigram: 0;
+    # the longest common subsequence is "storms": 1/2; one sentence, so Lsum = L
+    assert scores == {
+        "rouge1": (0.5, 0.5, 0.5),
+        "rouge2": (0.0, 0.0, 0.0),
+        "rougeL": (0.5, 0.5, 0.5),
+        "rougeLsum": (0.5, 0.5, 0.5),
+    }
 
 
 @pytest.mark.parametrize("hyp,ref", PAIRS)

@@ -164,10 +164,12 @@ def test_selector_training_is_deterministic_and_scores_as_the_library(tmp_path):
     assert np.allclose(loaded.score_features(features), reference.decision_function(features), rtol=0, atol=1e-9)
 
 
-def _valid_selector_dict(tmp_path):
-    path = tmp_path / "ok.json"
+@pytest.fixture(scope="module")
+def valid_selector_json(tmp_path_factory):
+    """A selector file's text, trained once for all the corruption cases below."""
+    path = tmp_path_factory.mktemp("selector") / "ok.json"
     train_selector(_examples(_corpus(12, 2, "end"))).save(str(path))
-    return json.loads(path.read_text())
+    return path.read_text()
 
 
 @pytest.mark.parametrize("corrupt, message", [
@@ -179,8 +181,8 @@ def _valid_selector_dict(tmp_path):
     (lambda d: d.update(version=1), "retrain"),
     (lambda d: d.update(features=["position"]), "differs from this code's features"),
 ])
-def test_crafted_selector_files_are_refused_with_the_path(tmp_path, corrupt, message):
-    data = _valid_selector_dict(tmp_path)
+def test_crafted_selector_files_are_refused_with_the_path(valid_selector_json, tmp_path, corrupt, message):
+    data = json.loads(valid_selector_json)
     corrupt(data)
     path = tmp_path / "ok.json"
     path.write_text(json.dumps(data))

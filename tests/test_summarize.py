@@ -1,9 +1,12 @@
 """summ-summarize: raw documents -> the training retrieval path -> BART generation -> JSONL."""
 import json
 import os
+import shutil
 
+import pytest
 
 from summ_plugin.cli.summarize import main as summarize_main
+from tests._fairseq import PLUGIN_DIR, run, script
 
 
 def read_jsonl(path):
@@ -11,7 +14,8 @@ def read_jsonl(path):
         return [json.loads(line) for line in handle]
 
 
-def test_summarize_uses_the_same_retrieval_as_training_data(tiny_checkpoint, tiny_data_bin, tiny_raw_dir, tmp_path):
+def test_summarize_uses_the_same_retrieval_as_training_data(tiny_checkpoint, tiny_data_bin, tiny_raw_dir, tiny_vocab,
+                                                            tmp_path):
     out = tmp_path / "hyps.jsonl"
     code = summarize_main([
         "--path", tiny_checkpoint, "--input", os.path.join(tiny_raw_dir, "test.jsonl"),
@@ -25,7 +29,22 @@ def test_summarize_uses_the_same_retrieval_as_training_data(tiny_checkpoint, tin
     assert [r["passage_ids"] for r in rows] == [m["passage_ids"] for m in meta]
     assert [r["n_source_tokens"] for r in rows] == [m["n_source_tokens"] for m in meta]
     assert all(r["retriever"] == "bm25" for r in rows)
-    assert all(isinstance(r["summary"], str) for r in rows)
+    # The summaries are the model's: stock fairseq-generate on the same sources (the data-bin's
+    # test split, shown above to hold the same passages) with the same search settings writes
+    # the same detokenized text, id for id.
+    generated = run([
+        script("fairseq-generate"), tiny_data_bin, "--user-dir", PLUGIN_DIR, "--task", "retrieve_summarize",
+        "--path", tiny_checkpoint, "--gen-subset", "test", "--cpu", "--beam", "2", "--max-len-b", "12",
+        "--batch-size", "3", "--bpe", "gpt2", "--gpt2-encoder-json", tiny_vocab["encoder_json"],
+        "--gpt2-vocab-bpe", tiny_vocab["vocab_bpe"],
+    ])
+    by_id = {}
+    for line in generated.splitlines():
+        if line.startswith("D-"):
+            key, _score, *text = line.split("\t")
+            by_id[int(key[2:])] = text[0].strip() if text else ""
+    assert [r["summary"] for r in rows] == [by_id[i] for i in range(len(rows))]
+    assert any(r["summary"] for r in rows)
     assert not [p for p in os.listdir(tmp_path) if ".tmp-" in p]
 
 
@@ -64,3 +83,32 @@ def test_summarize_missing_checkpoint_is_one_clear_line(tmp_path, capsys):
     code = summarize_main(["--path", str(tmp_path / "nope.pt"), "--input", "x.jsonl", "--output", str(tmp_path / "o")])
     assert code == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("fairseq_processes")
+def test_summarize_a_model_trained_with_eval_rouge_after_its_bpe_files_moved(tiny_data_bin, tiny_vocab, tiny_raw_dir, tmp_path):
+    """The checkpoint stores the training-time --eval-rouge set-up and its BPE paths; inference
+    must load the model with eval_rouge off and use the BPE files it is given."""
+    from tests._fairseq import fairseq_train
+
+    train_bpe = tmp_path / "bpe-at-training"
+    train_bpe.mkdir()
+    for key, name in (("encoder_json", "encoder.json"), ("vocab_bpe", "vocab.bpe")):
+        shutil.copyfile(tiny_vocab[key], train_bpe / name)
+    save = str(tmp_path / "ckpt")
+    fairseq_train(
+        tiny_data_bin, save, "--max-update", "2", "--eval-rouge", "--eval-rouge-args", '{"beam": 1, "max_len_b": 8}',
+        "--encoder-json", str(train_bpe / "encoder.json"), "--vocab-bpe", str(train_bpe / "vocab.bpe"),
+    )
+    moved_bpe = tmp_path / "bpe-moved"
+    shutil.move(str(train_bpe), str(moved_bpe))
+
+    out = tmp_path / "hyps.jsonl"
+    code = summarize_main([
+        "--path", os.path.join(save, "checkpoint_last.pt"), "--input", os.path.join(tiny_raw_dir, "test.jsonl"),
+        "--output", str(out), "--encoder-json", str(moved_bpe / "encoder.json"),
+        "--vocab-bpe", str(moved_bpe / "vocab.bpe"), "--beam", "1", "--max-len-b", "6", "--cpu",
+    ])
+    assert code == 0
+    # tiny_raw_dir's test split has 4 records (conftest: n_test=4), each summarized
+    assert len(read_jsonl(out)) == 4

@@ -15,6 +15,9 @@ from summ_plugin.tasks.support_weights import (
 
 def test_weights_follow_coverage_with_mean_one_and_a_floor():
     w = support_weights_from_coverage([0.9, 0.45, 0.0], power=1.0, floor=0.1)
+    # floored coverage 0.9, 0.45, 0.1 (mean 1.45 / 3), divided by its mean: 2.7 / 1.45,
+    # 1.35 / 1.45, 0.3 / 1.45
+    assert w.tolist() == pytest.approx([1.862069, 0.931034, 0.206897], abs=1e-6)
     assert w.mean() == pytest.approx(1.0)
     assert w[0] == pytest.approx(2 * w[1])
     assert w[2] == pytest.approx(w[0] * 0.1 / 0.9)
@@ -31,9 +34,10 @@ def test_weights_are_attached_by_sample_id():
     base = LanguagePairDataset(src, [len(s) for s in src], d, tgt, [len(t) for t in tgt], d)
     ds = SampleWeightsDataset(base, np.array([0.5, 1.0, 1.5, 2.0]))
     batch = ds.collater([ds[i] for i in (3, 0, 2)])
-    # the collater reorders by source length; weights must follow the ids
-    expected = torch.tensor([0.5, 1.0, 1.5, 2.0])[batch["id"]]
-    assert torch.equal(batch["weights"], expected)
+    # the collater orders by source length, longest first (sample i has i + 2 tokens):
+    # ids 3, 2, 0, and the weights of those samples follow them
+    assert batch["id"].tolist() == [3, 2, 0]
+    assert batch["weights"].tolist() == [2.0, 1.5, 0.5]
     assert len(ds.collater([])) == 0
 
 

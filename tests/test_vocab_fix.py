@@ -235,14 +235,14 @@ def data_bin(tmp_path_factory):
     return fx.make_data_bin(str(tmp_path_factory.mktemp("bin")))
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
 def test_stock_translation_cannot_restore_bart_base_like(files, data_bin, tmp_path):
     run = fx.fairseq_train(data_bin, str(tmp_path / "s"), ["--restore-file", files["base"]] + RESTORE)
     assert run.returncode != 0
     assert "size mismatch" in run.stdout and "[1001, 16]" in run.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
 def test_offline_and_automatic_fix_train_identically(files, data_bin, tmp_path):
     fixed = str(tmp_path / "fixed.pt")
     assert fix_vocab_main(["--checkpoint", files["base"], "--dict",

@@ -19,6 +19,7 @@ import sys
 from typing import List, Optional
 
 from summ_plugin.atomic import atomic_output
+from summ_plugin.cli import setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
         parser.error("nothing to do: give --dict and/or --max-source-positions / --max-target-positions")
     if (args.add_mask or args.checkpoint_dict) and not args.dict_path:
         parser.error("--add-mask and --checkpoint-dict need --dict")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
 
     import torch
 

@@ -9,13 +9,14 @@
 Texts used: every document, query, title and summary, cleaned as summ-prepare cleans them.
 """
 import argparse
-import logging
 import os
 import shutil
 import sys
 from typing import Iterator, List, Optional
 
 from tqdm import tqdm
+
+from summ_plugin.cli import setup_logging
 
 PROG = "summ-make-vocab"
 
@@ -114,9 +115,7 @@ def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: s
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", stream=sys.stderr,
-                        force=True)  # importing fairseq may already have configured the root logger
+    setup_logging(args.log_level)
     try:
         dict_path = make_vocab(
             [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.format,

@@ -8,11 +8,12 @@ Prints the data path to give fairseq-train (``D`` or ``D/shard0:D/shard1:...``) 
 """
 import argparse
 import json
-import logging
 import os
 import signal
 import sys
 from typing import List, Optional
+
+from summ_plugin.cli import setup_logging
 
 PROG = "summ-prepare"
 # formats.FORMATS, spelt out so that --help does not import the data stack
@@ -166,12 +167,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-        stream=sys.stderr,
-        force=True,  # importing fairseq may already have configured the root logger
-    )
+    setup_logging(args.log_level)
     from summ_plugin.data.prepare import PrepareError, convert_only, prepare_data_bin
     from summ_plugin.safe_io import find_write_error, write_error_message
 

@@ -51,7 +51,7 @@ def _config_from_options(raw_dir: str, options: Dict, destdir: str) -> PrepareCo
     inputs = find_split_inputs(raw_dir, opts.get("input_format", "auto"))
     for split in ("train", "valid"):
         if split not in inputs:
-            raise PrepareError(f"{raw_dir}: no {split} input (expected {split}.jsonl)")
+            raise PrepareError(f"{raw_dir}: no {split} input (expected e.g. {split}.jsonl or {split}.csv)")
     return PrepareConfig(destdir=destdir, dict_path=dict_path, inputs=inputs, overwrite=False, **opts)
 
 

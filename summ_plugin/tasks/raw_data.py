@@ -1,4 +1,5 @@
-"""DATA may be a raw directory of JSONL splits: prepare it once into a cached data-bin.
+"""DATA may be a raw directory of input splits (train/valid as JSONL, CSV, Parquet ...: what
+``summ-prepare`` reads): prepare it once into a cached data-bin.
 
 Every rank of a distributed run calls this; the cache takes a file lock, so one process
 prepares while the others wait and then reuse the published data-bin.
@@ -9,18 +10,23 @@ import os
 
 from fairseq import utils
 
+from ..data.formats import split_input_path
+
 logger = logging.getLogger(__name__)
 
-RAW_SPLIT_FILES = ("train.jsonl", "valid.jsonl")
+# The splits whose input makes a directory raw: the task trains on train and validates on valid.
+RAW_DIRECTORY_SPLITS = ("train", "valid")
 
 
 def is_raw_directory(path: str) -> bool:
-    """A directory with JSONL splits and no binarized dictionaries is raw input."""
-    return (
-        os.path.isdir(path)
-        and any(os.path.isfile(os.path.join(path, name)) for name in RAW_SPLIT_FILES)
-        and not any(name.startswith("dict.") and name != "dict.txt" for name in os.listdir(path))
-    )
+    """A directory holding a train or valid input that summ-prepare reads (the rule of
+    ``find_split_inputs``: any input format, ``valid`` also as ``validation``/``val``/``dev``)
+    and no binarized dictionaries (``dict.source.txt``: a data-bin) is raw input."""
+    if not os.path.isdir(path):
+        return False
+    if any(name.startswith("dict.") and name != "dict.txt" for name in os.listdir(path)):
+        return False
+    return any(split_input_path(path, split) is not None for split in RAW_DIRECTORY_SPLITS)
 
 
 def raw_prepare_options(cfg) -> dict:

@@ -99,6 +99,17 @@ class RetrieveSummarizeConfig(TranslationConfig):
     )
 
 
+def refuse_eval_bleu(cfg) -> None:
+    """--eval-bleu comes with TranslationConfig, but BLEU on detokenized summaries is not what
+    this task measures (and its detokenizer set-up does not fit the GPT-2 BPE): stop rather than
+    train with the option silently doing nothing."""
+    if getattr(cfg, "eval_bleu", False):
+        raise ValueError(
+            "--eval-bleu is not supported by --task retrieve_summarize; use --eval-rouge "
+            "(ROUGE-1/2/L/Lsum during validation, e.g. --best-checkpoint-metric rougeL)"
+        )
+
+
 @register_task_once("retrieve_summarize", dataclass=RetrieveSummarizeConfig)
 class RetrieveSummarizeTask(TranslationTask):
     cfg: RetrieveSummarizeConfig
@@ -111,6 +122,7 @@ class RetrieveSummarizeTask(TranslationTask):
 
     @classmethod
     def setup_task(cls, cfg: RetrieveSummarizeConfig, **kwargs):
+        refuse_eval_bleu(cfg)
         # A raw directory becomes a cached data-bin before the dictionaries are read.
         cfg.data = raw_data.resolve_data_path(cfg)
         positions_check.check_positions_fit_data(cfg.data, cfg.max_source_positions, "task")
@@ -163,9 +175,8 @@ class RetrieveSummarizeTask(TranslationTask):
         return generator
 
     def build_model(self, cfg, from_checkpoint=False):
-        # Not TranslationTask.build_model: its eval-bleu set-up is of no use here.
         positions_check.check_positions_fit_data(self.cfg.data, getattr(cfg, "max_source_positions", None), "model")
-        model = super(TranslationTask, self).build_model(cfg, from_checkpoint)
+        model = super().build_model(cfg, from_checkpoint)
         install_vocab_fix_hook(model, self.source_dictionary, strict=self.cfg.vocab_fix == "error")
         # --max-source-positions above a restored checkpoint's: extend its position table
         install_position_extension_hook(model)
@@ -181,7 +192,7 @@ class RetrieveSummarizeTask(TranslationTask):
         return model
 
     def valid_step(self, sample, model, criterion):
-        loss, sample_size, logging_output = super(TranslationTask, self).valid_step(sample, model, criterion)
+        loss, sample_size, logging_output = super().valid_step(sample, model, criterion)
         if self.cfg.eval_rouge:
             hyps, refs = rouge_eval.generate_and_decode(self, self.sequence_generator, sample, model)
             if self.cfg.eval_rouge_print_samples:
@@ -192,6 +203,6 @@ class RetrieveSummarizeTask(TranslationTask):
         return loss, sample_size, logging_output
 
     def reduce_metrics(self, logging_outputs, criterion):
-        super(TranslationTask, self).reduce_metrics(logging_outputs, criterion)
+        super().reduce_metrics(logging_outputs, criterion)
         if self.cfg.eval_rouge:
             rouge_eval.reduce_rouge_metrics(logging_outputs)
