@@ -126,13 +126,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(f"{PROG}: error: {err}\n")
         raise SystemExit(1)
     except OSError as err:
-        from summ_plugin.safe_io import find_write_error, write_error_message
+        from summ_plugin.safe_io import exit_on_write_error
 
-        cause = find_write_error(err)
-        if cause is None:
-            raise
-        sys.stderr.write(f"{PROG}: error: {write_error_message(cause)}\n")
-        raise SystemExit(1)
+        exit_on_write_error(err, PROG)
+        raise
     print(os.path.dirname(dict_path))
     return 0
 

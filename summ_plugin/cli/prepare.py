@@ -169,7 +169,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     from summ_plugin.data.prepare import PrepareError, convert_only, prepare_data_bin
-    from summ_plugin.safe_io import find_write_error, write_error_message
+    from summ_plugin.safe_io import exit_on_write_error
 
     previous_sigterm = _interrupt_on_sigterm()
     try:
@@ -186,11 +186,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(f"{PROG}: interrupted; nothing was published\n")
         raise SystemExit(130)
     except OSError as err:
-        cause = find_write_error(err)
-        if cause is None:
-            raise
-        sys.stderr.write(f"{PROG}: error: {write_error_message(cause)}; nothing was published\n")
-        raise SystemExit(1)
+        exit_on_write_error(err, PROG, "nothing was published")
+        raise
     finally:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
