@@ -35,8 +35,9 @@ class Passage:
     # which paragraph of its document the passage belongs to (the window index in
     # "window" mode); used by the learned selector's position features
     paragraph: int = 0
-    # which section of its document (0: text before the first heading, 1..: after the
-    # first, second ... heading) and that section's heading ("" before the first one)
+    # which section of its document, counted in order from 0 (text before the first heading,
+    # when there is any, is a section of its own), and that section's heading ("" for the text
+    # before the first heading, and for documents without headings)
     section: int = 0
     section_title: str = ""
 
