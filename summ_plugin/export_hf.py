@@ -41,7 +41,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from .data.prepare import read_prepare_json
+from .data.prepare import read_prepare_json, recorded_retriever
 
 logger = logging.getLogger(__name__)
 
@@ -514,18 +514,21 @@ def _name_tokenizer_class_portably(tokenizer_config_path: str) -> None:
 # ----------------------------------------------------------------------------- retrieval set-up and model card
 
 
-def copy_retrieval_setup(prepared: Dict, destination: str) -> Dict[str, Any]:
-    """retrieval.json: what summ_plugin.retrieval needs to pick the same passages at inference;
-    a learned retriever's selector file is copied beside it and referred to by a relative path."""
-    options = copy.deepcopy(prepared.get("options", {}))  # the copied prepare.json keeps its paths
+def copy_retrieval_setup(prepared: Dict, data_bin: str, destination: str) -> Dict[str, Any]:
+    """retrieval.json: what summ_plugin.retrieval needs to pick the same passages at inference
+    (the retrievers the data-bin's splits were made with, as summ-summarize reads them); a
+    learned retriever's selector file is copied beside it and referred to by a relative path."""
+    options = prepared.get("options", {})
+    retriever, retriever_options = recorded_retriever(prepared, data_bin, "valid")
+    train_retriever, train_options = recorded_retriever(prepared, data_bin, "train")
     retrieval: Dict[str, Any] = {
-        "retriever": options.get("retriever"),
-        "retriever_options": options.get("retriever_options") or {},
-        "train_retriever": options.get("train_retriever"),
-        "train_retriever_options": options.get("train_retriever_options"),
+        "retriever": retriever,
+        "retriever_options": retriever_options,
+        "train_retriever": train_retriever,
+        "train_retriever_options": train_options,
         "split_mode": options.get("split_mode"),
-        "budget": prepared.get("budget", {}),
-        "fields": options.get("fields"),
+        "budget": copy.deepcopy(prepared.get("budget", {})),
+        "fields": copy.deepcopy(options.get("fields")),
     }
     os.makedirs(destination, exist_ok=True)
     for key in ("retriever_options", "train_retriever_options"):
@@ -678,7 +681,7 @@ def export_to_hf(options: ExportOptions) -> ExportReport:
             handle.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
         retrieval = None
         if prepared:
-            retrieval = copy_retrieval_setup(prepared, os.path.join(tmp, "retrieval"))
+            retrieval = copy_retrieval_setup(prepared, data_bin, os.path.join(tmp, "retrieval"))
             with open(os.path.join(tmp, "retrieval", "prepare.json"), "w", encoding="utf-8") as handle:
                 json.dump(prepared, handle, indent=2, sort_keys=True)
             with open(os.path.join(tmp, "retrieval.json"), "w", encoding="utf-8") as handle:

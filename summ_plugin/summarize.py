@@ -16,7 +16,7 @@ from fairseq import checkpoint_utils, utils
 from fairseq.data import encoders
 from tqdm import tqdm
 
-from .data.prepare import ExampleEncoder, PrepareConfig, clean_record, read_prepare_json
+from .data.prepare import ExampleEncoder, PrepareConfig, clean_record, read_prepare_json, recorded_retriever
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
 from .tasks.rouge_eval import decode_tokens
@@ -119,27 +119,6 @@ def check_dictionary_is_the_models(models, trained_data: Optional[str], settings
                 )
 
 
-def recorded_retriever(prepared: Dict, data_bin: str, task_cfg=None) -> Tuple[str, Dict]:
-    """The retriever (and options) a data-bin's valid/test sources were made with.
-
-    A selector file the data-bin holds is named relative to it in prepare.json and resolved
-    here, so a data-bin (with its checkpoint) can move. Data-bins without that record
-    (older, or built by hand) fall back to the task's own --retriever, else lead.
-    """
-    retrieval = prepared.get("retrieval") or {}
-    recorded = retrieval.get("valid") or retrieval.get("test")
-    if recorded:
-        name, options = recorded["retriever"], dict(recorded.get("options") or {})
-    else:
-        options_used = prepared.get("options", {})
-        name = options_used.get("retriever") or getattr(task_cfg, "retriever", None) or "lead"
-        options = dict(options_used.get("retriever_options") or {})
-    selector = options.get("selector")
-    if isinstance(selector, str) and not os.path.isabs(selector):
-        options["selector"] = os.path.join(data_bin, selector)
-    return name, options
-
-
 def source_budget(config: SummarizeConfig, prepared_options: Dict, model_positions: int, data_bin: str) -> int:
     """The retrieval budget: --max-source-positions, else the data-bin's; never more than
     the model's learned positions (a longer source would not fit the model)."""
@@ -175,7 +154,8 @@ def resolve_inference_settings(config: SummarizeConfig, task_cfg, model_position
         )
     prepared = read_prepare_json(data_bin)
     prepared_options = prepared.get("options", {})
-    recorded_name, recorded_options = recorded_retriever(prepared, data_bin, task_cfg)
+    recorded_name, recorded_options = recorded_retriever(prepared, data_bin, "valid",
+                                                          getattr(task_cfg, "retriever", None))
     if config.retriever and (config.retriever, config.retriever_options or {}) != (recorded_name, recorded_options):
         logger.warning("--retriever %s %s overrides the retriever the model's training data was prepared with "
                        "(%s %s, %s): the model was trained and validated on other inputs",

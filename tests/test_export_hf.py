@@ -457,13 +457,33 @@ def test_a_learned_retrievers_selector_file_travels(tmp_path):
     prepared = {"options": {"retriever": "learned", "retriever_options": {"selector": str(selector)},
                             "train_retriever": "oracle", "split_mode": "sentence"},
                 "budget": {"max_source_positions": 1024}}
-    retrieval = copy_retrieval_setup(prepared, str(tmp_path / "out" / "retrieval"))
+    retrieval = copy_retrieval_setup(prepared, str(tmp_path), str(tmp_path / "out" / "retrieval"))
     assert retrieval["retriever_options"]["selector"] == os.path.join("retrieval", "selector.json")
     assert (tmp_path / "out" / "retrieval" / "selector.json").read_text() == '{"format": "x"}'
     assert prepared["options"]["retriever_options"]["selector"] == str(selector)  # the original is untouched
     selector.unlink()
     with pytest.raises(ExportError, match="selector file"):
-        copy_retrieval_setup(prepared, str(tmp_path / "again"))
+        copy_retrieval_setup(prepared, str(tmp_path), str(tmp_path / "again"))
+
+
+def test_the_default_retrievals_record_and_relative_selector_travel(tmp_path):
+    """A data-bin prepared with no --retriever records the choice under "retrieval" and names
+    its selector relative to itself (issue 12): the export resolves it there."""
+    from summ_plugin.export_hf import copy_retrieval_setup
+
+    data_bin = tmp_path / "data-bin"
+    data_bin.mkdir()
+    (data_bin / "selector.json").write_text('{"format": "y"}')
+    prepared = {"options": {"retriever": None, "train_retriever": None, "split_mode": "sentence"},
+                "retrieval": {"train": {"retriever": "oracle", "options": {"pad": "random"}},
+                              "valid": {"retriever": "hybrid",
+                                        "options": {"scorer": "learned", "lead_share": 0.25, "selector": "selector.json"}}},
+                "budget": {"max_source_positions": 1024}}
+    retrieval = copy_retrieval_setup(prepared, str(data_bin), str(tmp_path / "out" / "retrieval"))
+    assert (retrieval["retriever"], retrieval["retriever_options"]) == (
+        "hybrid", {"scorer": "learned", "lead_share": 0.25, "selector": os.path.join("retrieval", "selector.json")})
+    assert (retrieval["train_retriever"], retrieval["train_retriever_options"]) == ("oracle", {"pad": "random"})
+    assert (tmp_path / "out" / "retrieval" / "selector.json").read_text() == '{"format": "y"}'
 
 
 def test_vocabulary_map_of_a_released_style_dictionary():

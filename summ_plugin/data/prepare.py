@@ -719,6 +719,34 @@ def read_prepare_json(data_bin: str) -> Dict:
         return json.load(handle)
 
 
+def recorded_retriever(prepared: Dict, data_bin: str, split: str = "valid",
+                       fallback: Optional[str] = None) -> Tuple[str, Dict]:
+    """The retriever (and options) a data-bin's ``split`` was made with, from its prepare.json.
+
+    A selector file the data-bin holds is named relative to it and resolved here, so a
+    data-bin (with its checkpoint) can move. Data-bins without the record (older, or built by
+    hand) fall back to their options, then to ``fallback``, then to lead.
+    """
+    retrieval = prepared.get("retrieval") or {}
+    recorded = retrieval.get(split) or (retrieval.get("test") if split == "valid" else None)
+    used = prepared.get("options", {})
+    if recorded:
+        name, options = recorded["retriever"], dict(recorded.get("options") or {})
+    elif split == "train" and used.get("train_retriever"):
+        name = used["train_retriever"]
+        options = used.get("train_retriever_options")
+        if options is None:
+            options = used.get("retriever_options") if name == used.get("retriever") else {}
+        options = dict(options or {})
+    else:
+        name = used.get("retriever") or fallback or "lead"
+        options = dict(used.get("retriever_options") or {})
+    selector = options.get("selector")
+    if isinstance(selector, str) and not os.path.isabs(selector):
+        options["selector"] = os.path.join(data_bin, selector)
+    return name, options
+
+
 def relative_to(obj, root: str):
     """``obj`` with every string that is a path inside ``root`` made relative to it (files the
     data-bin holds, e.g. the selector, are named relative to the data-bin wherever it moves)."""
