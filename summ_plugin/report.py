@@ -184,15 +184,7 @@ def plot_losses(log: TrainingLog, subset: str, path: str) -> None:
         xs, ys = _series(records, "loss")
         if xs:
             ax.plot(xs, ys, label=label, **style)
-    ax.set_xlabel("updates")
-    ax.set_ylabel("loss (base 2)")
-    ax.set_title("Loss")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with atomic_output(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=100)
-    plt.close(fig)
+    _save_plot(plt, fig, ax, "loss (base 2)", "Loss", path)
 
 
 def plot_rouge(log: TrainingLog, subset: str, path: str) -> bool:
@@ -210,16 +202,21 @@ def plot_rouge(log: TrainingLog, subset: str, path: str) -> bool:
         xs, ys = _series(records, rouge_type)
         if xs:
             ax.plot(xs, ys, marker="o", label=rouge_type)
+    _save_plot(plt, fig, ax, "F1 (%)", f"{subset} ROUGE", path)
+    return True
+
+
+def _save_plot(plt, fig, ax, ylabel: str, title: str, path: str) -> None:
+    """Label a plot against updates and write it as a PNG, atomically."""
     ax.set_xlabel("updates")
-    ax.set_ylabel("F1 (%)")
-    ax.set_title(f"{subset} ROUGE")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
     with atomic_output(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=100)
     plt.close(fig)
-    return True
 
 
 def _fmt(value) -> str:
