@@ -26,7 +26,8 @@ import os
 import random
 import re
 import sys
-import tempfile
+
+from summ_plugin.atomic import atomic_output
 
 # --------------------------------------------------------------------------------------
 # Vocabulary. Large filler vocabularies keep filler sentences dissimilar to each other,
@@ -436,21 +437,9 @@ def generate_split(seed, split, count):
 
 
 def write_jsonl_atomic(path, records):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".jsonl")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        # mkstemp creates the file private (0600); data files are meant to be shared
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def main(argv=None):

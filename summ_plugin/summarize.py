@@ -16,6 +16,7 @@ from fairseq import checkpoint_utils, utils
 from fairseq.data import encoders
 from tqdm import tqdm
 
+from .atomic import atomic_output
 from .data.prepare import ExampleEncoder, PrepareConfig, clean_record, read_prepare_json, recorded_retriever
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
@@ -304,28 +305,20 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
                 continue
             yield record, example
 
-    out_dir = os.path.dirname(os.path.abspath(config.output))
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = f"{config.output}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as out, tqdm(desc="summ-summarize", unit="doc") as progress:
-            for batch in _batches(encoded_records(), config.batch_size):
-                summaries = generate_summaries(task, generator, models, bpe, [ex["source"] for _, ex in batch], use_cuda)
-                for (record, example), summary in zip(batch, summaries):
-                    meta = example["meta"]
-                    out.write(json.dumps({
-                        "id": record.id,
-                        "summary": summary,
-                        "retriever": meta["retriever"],
-                        "passage_ids": meta["passage_ids"],
-                        "n_source_tokens": meta["n_source_tokens"],
-                    }, ensure_ascii=False) + "\n")
-                counts["summarized"] += len(batch)
-                progress.update(len(batch))
-        os.replace(tmp, config.output)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(config.output) as out, tqdm(desc="summ-summarize", unit="doc") as progress:
+        for batch in _batches(encoded_records(), config.batch_size):
+            summaries = generate_summaries(task, generator, models, bpe, [ex["source"] for _, ex in batch], use_cuda)
+            for (record, example), summary in zip(batch, summaries):
+                meta = example["meta"]
+                out.write(json.dumps({
+                    "id": record.id,
+                    "summary": summary,
+                    "retriever": meta["retriever"],
+                    "passage_ids": meta["passage_ids"],
+                    "n_source_tokens": meta["n_source_tokens"],
+                }, ensure_ascii=False) + "\n")
+            counts["summarized"] += len(batch)
+            progress.update(len(batch))
     return counts
 
 

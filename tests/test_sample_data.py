@@ -2,7 +2,8 @@
 import importlib.util
 import os
 
-from summ_plugin.data.records import Record, iter_jsonl_records
+from summ_plugin.data.formats import iter_jsonl_records
+from summ_plugin.data.records import Record
 from summ_plugin.retrieval import approx_token_count, build_retriever, retrieval_coverage, select_source
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -105,7 +105,7 @@ def test_summary_as_list_of_sentences(tmp_path, capsys):
         (['{"id": "a", "summary": "x"}', '{"id": "z", "summary": "y"}'], ['{"id": "a", "summary": "x"}'],
          "h.jsonl", "r.jsonl", "1 id(s) not in {refs}: 'z'"),
         (['{"id": "a", "summary": "x"}', '{"id": "b", "summary": "y"}', '{"id": "c", "summ'],
-         ["x", "y", "z"], "h.jsonl", "r.txt", "{hyps}:3: invalid JSON"),
+         ["x", "y", "z"], "h.jsonl", "r.txt", "{hyps}:3: malformed JSON"),
         (['{"id": "a", "summary": "x"}', '{"id": "a", "summary": "y"}'], ["x", "y"], "h.jsonl", "r.txt",
          "{hyps}:2: duplicate id 'a' (first at line 1)"),
         (['{"id": "a", "text": "x"}'], ["x"], "h.jsonl", "r.txt", "{hyps}:1: missing field 'hypothesis' or 'summary'"),

@@ -45,7 +45,7 @@ def test_summarize_uses_the_same_retrieval_as_training_data(tiny_checkpoint, tin
             by_id[int(key[2:])] = text[0].strip() if text else ""
     assert [r["summary"] for r in rows] == [by_id[i] for i in range(len(rows))]
     assert any(r["summary"] for r in rows)
-    assert not [p for p in os.listdir(tmp_path) if ".tmp-" in p]
+    assert not [p for p in os.listdir(tmp_path) if ".tmp" in p]  # no temp file left
 
 
 def test_summarize_retriever_override_changes_the_selection(tiny_checkpoint, tiny_raw_dir, tmp_path):
@@ -71,7 +71,7 @@ def test_summarize_bad_input_names_the_line_and_writes_nothing(tiny_checkpoint, 
     err = capsys.readouterr().err
     assert f"{bad}:2" in err and "document" in err
     assert not out.exists()
-    assert not [p for p in os.listdir(tmp_path) if ".tmp-" in p]
+    assert not [p for p in os.listdir(tmp_path) if ".tmp" in p]  # no temp file left
 
     code = summarize_main(["--path", tiny_checkpoint, "--input", str(bad), "--output", str(out), "--cpu",
                            "--on-bad-record", "skip", "--beam", "1", "--max-len-b", "4"])

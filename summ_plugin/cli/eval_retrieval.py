@@ -25,7 +25,8 @@ from typing import Callable, Dict, List, Optional
 
 from tqdm import tqdm
 
-from summ_plugin.data.records import BadRecordError, iter_jsonl_records
+from summ_plugin.data.formats import iter_jsonl_records
+from summ_plugin.data.records import BadRecordError
 from summ_plugin.atomic import atomic_write_json
 from summ_plugin.cli import setup_logging
 from summ_plugin.retrieval import (SPLIT_MODES, approx_token_count, available_retrievers,

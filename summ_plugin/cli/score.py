@@ -25,6 +25,8 @@ from typing import Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_write_text
 from summ_plugin.cli import setup_logging
+from summ_plugin.data.formats import iter_jsonl_objects
+from summ_plugin.data.records import BadRecordError
 
 logger = logging.getLogger("summ_plugin.cli.score")
 
@@ -97,14 +99,10 @@ def read_examples(path: str, text_keys: Tuple[str, ...]) -> Examples:
     if not _looks_like_jsonl(path, lines):
         return Examples(path, lines, None, list(range(1, len(lines) + 1)))
     texts, ids, numbers, seen, without_id = [], [], [], {}, []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue  # JSONL tolerates blank lines
-        location = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ScoreInputError(f"{location}: invalid JSON ({e.msg})")
+    for location, obj in iter_jsonl_objects(path):  # blank lines are skipped
+        if isinstance(obj, BadRecordError):
+            raise ScoreInputError(str(obj))
+        number = int(location.rpartition(":")[2])  # location is FILE:LINE
         if not isinstance(obj, dict):
             raise ScoreInputError(f"{location}: expected a JSON object, got {type(obj).__name__}")
         present = [k for k in text_keys if k in obj]

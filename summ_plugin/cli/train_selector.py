@@ -22,7 +22,8 @@ from functools import lru_cache
 
 from summ_plugin.data.bpe import BPEFileError, load_gpt2_bpe
 from summ_plugin.data.prepare import clean_record
-from summ_plugin.data.records import BadRecordError, iter_jsonl_records
+from summ_plugin.data.formats import iter_jsonl_records
+from summ_plugin.data.records import BadRecordError
 from summ_plugin.retrieval import SPLIT_MODES, approx_token_count
 from summ_plugin.retrieval.choice import Budget, format_table, score_candidates, train_selector_on
 from summ_plugin.cli import setup_logging

@@ -1,13 +1,12 @@
-"""The one internal record format, and reading it from JSONL. No fairseq import.
+"""The one internal record format, and validating a decoded object into it. No fairseq import.
 
 Every input layout (JSONL with configurable field names, CSV, Parquet, CNN/DM stories)
-ends up as a stream of :class:`Record`; retrieval and binarization only ever see these.
+ends up as a stream of :class:`Record` (read by :mod:`summ_plugin.data.formats`); retrieval
+and binarization only ever see these.
 Errors name the file and line (or row) so that a user can fix the input.
 """
-import gzip
-import json
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 
 class BadRecordError(ValueError):
@@ -145,71 +144,3 @@ def record_from_dict(
     if query is not None and not query.strip():
         query = None
     return Record(id=rid, documents=docs, summary=summary, query=query, title=title, location=location)
-
-
-def open_input_binary(path: str):
-    """Open a raw input file for reading bytes; ``.gz`` files are decompressed on the fly."""
-    return gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
-
-
-def _lines_or_read_error(handle, path: str) -> Iterator[object]:
-    """The file's lines; a truncated or corrupt .gz ends the stream with a BadRecordError
-    after the last complete line instead of an EOFError/zlib traceback."""
-    import zlib
-
-    line_no = 0
-    try:
-        for raw in handle:
-            line_no += 1
-            yield raw
-    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-        yield BadRecordError(
-            f"{path}:{line_no + 1}",
-            f"the compressed file is truncated or corrupt after line {line_no} ({err}); nothing after it can be read",
-        )
-
-
-def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
-    """Yield ``(location, decoded object)`` for each non-blank line of a JSONL file (or .jsonl.gz).
-
-    Invalid UTF-8 and malformed JSON yield a :class:`BadRecordError` naming the line in place
-    of the object; the caller decides whether to stop or skip (the stream goes on after it).
-    """
-    with open_input_binary(path) as handle:
-        for line_no, raw in enumerate(_lines_or_read_error(handle, path), start=1):
-            if isinstance(raw, BadRecordError):
-                yield raw.location, raw
-                return
-            location = f"{path}:{line_no}"
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                yield location, BadRecordError(location, f"invalid UTF-8 at byte {err.start}")
-                continue
-            if not text.strip():
-                continue
-            try:
-                yield location, json.loads(text)
-            except json.JSONDecodeError as err:
-                yield location, BadRecordError(location, f"malformed JSON: {err.msg}")
-            except RecursionError:
-                yield location, BadRecordError(location, "JSON nested too deeply")
-
-
-def iter_jsonl_records(
-    path: str, fields: FieldNames = FieldNames(), require_summary: bool = True
-) -> Iterator[object]:
-    """Yield a :class:`Record` or a :class:`BadRecordError` for each line of a JSONL file.
-
-    Errors are yielded, not raised, so that ``--on-bad-record skip`` can count them and go
-    on while ``error`` stops at the first one; duplicate ids are the caller's check since
-    they span the whole split.
-    """
-    for location, obj in iter_jsonl_objects(path):
-        if isinstance(obj, BadRecordError):
-            yield obj
-            continue
-        try:
-            yield record_from_dict(obj, location, fields, require_summary)
-        except BadRecordError as err:
-            yield err

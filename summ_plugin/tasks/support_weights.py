@@ -5,12 +5,14 @@ Weights come from the retrieval coverage that summ-prepare writes in ``{split}.m
 (one line per example, data-bin order): w_i = max(coverage_i, floor) ** power, scaled to
 mean 1 so the loss keeps its scale and learning rates keep their meaning.
 """
-import json
 import os
 
 import numpy as np
 import torch
 from fairseq.data import BaseWrapperDataset
+
+from ..data.formats import iter_jsonl_objects
+from ..data.records import BadRecordError
 
 COVERAGE_KEY = "rouge1_recall"
 
@@ -28,12 +30,12 @@ def load_support_weights(data_path: str, split: str, expected: int, power: float
             f"--support-weighting needs {meta_path} (written by summ-prepare); prepare the data with summ-prepare"
         )
     coverage = []
-    with open(meta_path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            entry = json.loads(line)
-            if entry.get(COVERAGE_KEY) is None:
-                raise ValueError(f"{meta_path}:{line_no}: no '{COVERAGE_KEY}' (split prepared without summaries?)")
-            coverage.append(float(entry[COVERAGE_KEY]))
+    for location, entry in iter_jsonl_objects(meta_path):
+        if isinstance(entry, BadRecordError):
+            raise entry
+        if entry.get(COVERAGE_KEY) is None:
+            raise ValueError(f"{location}: no '{COVERAGE_KEY}' (split prepared without summaries?)")
+        coverage.append(float(entry[COVERAGE_KEY]))
     if len(coverage) != expected:
         raise ValueError(f"{meta_path} has {len(coverage)} lines but the {split} data-bin has {expected} examples")
     return support_weights_from_coverage(coverage, power=power, floor=floor)

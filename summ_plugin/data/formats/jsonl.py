@@ -1,0 +1,152 @@
+"""JSONL (``.jsonl``, ``.json``, ``.jsonl.gz``, ``.json.gz``): one JSON object per line.
+
+:func:`iter_jsonl_objects` is the one JSONL reader of summ_plugin: every JSONL file the tools
+read (inputs, hypotheses and references, ``*.meta.jsonl``) goes through it, so a bad line
+always reads ``FILE:LINE: reason``. :func:`iter_jsonl_records` turns its objects into
+:class:`Record`; :func:`write_canonical_jsonl` writes records back in the canonical layout.
+No fairseq import.
+"""
+import gzip
+import io
+import json
+import logging
+import os
+import zlib
+from typing import Iterable, Iterator, Optional, Tuple
+
+from ...atomic import atomic_output
+from ..records import BadRecordError, FieldNames, Record, record_from_dict
+from .files import InputFormatError, file_stem, open_input_binary
+from .layouts import detect_layout
+
+logger = logging.getLogger(__name__)
+
+
+def _lines_or_read_error(handle, path: str) -> Iterator[object]:
+    """The file's lines; a truncated or corrupt .gz ends the stream with a BadRecordError
+    after the last complete line instead of an EOFError/zlib traceback."""
+    line_no = 0
+    try:
+        for raw in handle:
+            line_no += 1
+            yield raw
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        yield BadRecordError(
+            f"{path}:{line_no + 1}",
+            f"the compressed file is truncated or corrupt after line {line_no} ({err}); nothing after it can be read",
+        )
+
+
+def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
+    """Yield ``(location, decoded object)`` for each non-blank line of a JSONL file (or .jsonl.gz);
+    ``location`` is ``FILE:LINE`` (lines counted from 1, blank ones included).
+
+    Invalid UTF-8 and malformed JSON yield a :class:`BadRecordError` naming the line in place
+    of the object; the caller decides whether to stop or skip (the stream goes on after it).
+    A truncated .gz yields one last error after its last complete line. Blank lines are skipped.
+    """
+    with open_input_binary(path) as handle:
+        for line_no, raw in enumerate(_lines_or_read_error(handle, path), start=1):
+            if isinstance(raw, BadRecordError):
+                yield raw.location, raw
+                return
+            location = f"{path}:{line_no}"
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                yield location, BadRecordError(location, f"invalid UTF-8 at byte {err.start}")
+                continue
+            if not text.strip():
+                continue
+            try:
+                yield location, json.loads(text)
+            except json.JSONDecodeError as err:
+                yield location, BadRecordError(location, f"malformed JSON: {err.msg}")
+            except RecursionError:
+                yield location, BadRecordError(location, "JSON nested too deeply")
+
+
+def _first_json_object(path: str) -> Optional[dict]:
+    lines = iter_jsonl_objects(path)
+    try:
+        return next((obj for _, obj in lines if isinstance(obj, dict)), None)
+    finally:
+        lines.close()
+
+
+def iter_jsonl_records(
+    path: str, fields: Optional[FieldNames] = FieldNames(), require_summary: bool = True
+) -> Iterator[object]:
+    """A :class:`Record` or a :class:`BadRecordError` for each object of a JSONL file.
+
+    ``fields`` names the keys (canonical ones by default); ``None`` picks the layout from the
+    first object. Errors are yielded, not raised, so that ``--on-bad-record skip`` can count
+    them and go on while ``error`` stops at the first one; duplicate ids are the caller's
+    check since they span the whole split.
+    """
+    # JSONL is checked per line (a bad first line is a bad record, not a bad file); the first
+    # object only picks the layout when none is named.
+    synthesise = False
+    convert = None
+    if fields is None:
+        first = _first_json_object(path)
+        fields = FieldNames()
+        if first is not None:
+            try:
+                layout = detect_layout(list(first), path)
+            except InputFormatError as err:
+                logger.warning("%s; reading it with the canonical field names", err)
+            else:
+                fields = layout.fields
+                convert = layout.convert
+                # only a layout that has no id (BillSum) gets synthesised ids; elsewhere a
+                # missing id is the record's error
+                synthesise = layout.synthesise_ids and fields.id not in first
+                if synthesise:
+                    logger.info("%s: no '%s' key; ids are '%s-<n>', n counted from 0 over the objects",
+                                path, fields.id, file_stem(path))
+    stem = file_stem(path)
+
+    def records() -> Iterator[object]:
+        for index, (location, obj) in enumerate(iter_jsonl_objects(path)):
+            if isinstance(obj, BadRecordError):
+                yield obj
+                continue
+            if synthesise and isinstance(obj, dict) and fields.id not in obj:
+                obj = {**obj, fields.id: f"{stem}-{index}"}
+            try:
+                if convert is not None and isinstance(obj, dict):
+                    obj = convert(obj, location)
+                yield record_from_dict(obj, location, fields, require_summary)
+            except BadRecordError as err:
+                yield err
+
+    return records()
+
+
+def write_canonical_jsonl(records: Iterable[object], out_path: str, progress: bool = True) -> int:
+    """Write records as canonical JSONL (UTF-8, one object per line); atomic; returns the count.
+
+    A :class:`BadRecordError` in the stream is raised (nothing is written), so passing the raw
+    output of :func:`~summ_plugin.data.formats.iter_input_records` gives ``--on-bad-record
+    error``; filter it first to skip. ``out_path`` ending in ``.gz`` is gzip-compressed.
+    """
+    from tqdm import tqdm
+
+    count = 0
+    with atomic_output(out_path, "wb") as raw:
+        # mtime=0: the same records give the same bytes
+        sink = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if out_path.lower().endswith(".gz") else raw
+        # leaving this block finishes the text (and the gzip trailer); atomic_output then publishes it
+        with io.TextIOWrapper(sink, encoding="utf-8", newline="\n") as text:
+            for item in tqdm(records, desc=f"writing {os.path.basename(out_path)}", unit=" records",
+                             disable=not progress):
+                if isinstance(item, BaseException):
+                    raise item
+                if not isinstance(item, Record):
+                    raise TypeError(f"expected a Record, got {type(item).__name__}")
+                text.write(json.dumps(item.to_json(), ensure_ascii=False))
+                text.write("\n")
+                count += 1
+    logger.info("wrote %d records to %s", count, out_path)
+    return count
