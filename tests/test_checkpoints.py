@@ -157,7 +157,7 @@ def test_fairseq_train_resumes_from_its_own_checkpoint_only_with_the_plugin(trai
     resumed = fairseq_train(data_bin, save_dir, "--max-update", "4", task=STOCK_TASK)
     # 32 pairs of at most 21 tokens are one batch under --max-tokens 2048: an update per epoch
     assert "checkpoint_last.pt (epoch 3 @ 2 updates)" in resumed
-    assert [stats["num_updates"] for stats in json_log_lines(resumed, "train")] == ["3", "4"]
+    assert [stats["train_num_updates"] for stats in json_log_lines(resumed, "train")] == ["3", "4"]
     # the plugin's safe loading did it (its one INFO line; the allow-list itself is at DEBUG)
     assert "| summ_plugin.checkpoints | fairseq.checkpoint_utils now loads checkpoints with weights_only=True" \
         in resumed
