@@ -4,8 +4,6 @@ import os
 import sys
 from typing import List, Optional
 
-from summ_plugin.tiny_model import tiny_bart_cli_args
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN_DIR = os.path.join(REPO, "summ_plugin")
 BIN = os.path.dirname(sys.executable)
@@ -64,6 +62,10 @@ def train_cmd(side: str, data: str, save_dir: str, max_update: int, seed: int = 
                 "--criterion", "label_smoothed_cross_entropy", "--report-accuracy"]
     else:
         raise ValueError(f"side must be 'plugin' or 'stock', got {side!r}")
+    # imported here: the summ_plugin package loads fairseq (seconds), which the rest of this module
+    # and the benchmark driver's start do not need
+    from summ_plugin.tiny_model import tiny_bart_cli_args
+
     model = FULL_BART_BASE if gpu else tiny_bart_cli_args()  # the tests' tiny model on CPU
     device = ["--fp16"] if gpu else ["--cpu"]
     return [script("fairseq-train"), data, *task, "--label-smoothing", LABEL_SMOOTHING, *model, *device,

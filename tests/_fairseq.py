@@ -8,7 +8,6 @@ from typing import List, Optional
 
 # the script paths, shared with the benchmarks
 from bench.commands import BIN, PLUGIN_DIR, REPO, script  # noqa: F401 (re-exported)
-from summ_plugin.tiny_model import tiny_bart_cli_args
 
 # the task and criterion of each side: the plugin's, and stock fairseq's (-s/-t: a summ-prepare
 # data-bin holds source/target files, and the tiny data-bins of tests/_checkpoint_fixtures too)
@@ -60,6 +59,10 @@ def run(cmd, cwd=None, env=None, check=True, timeout=600):
 def train_args(data, *extra, task: List[str] = PLUGIN_TASK, user_dir: Optional[str] = PLUGIN_DIR) -> List[str]:
     """fairseq-train's arguments for the tiny model on ``data``: ``task`` is PLUGIN_TASK or
     STOCK_TASK, ``user_dir`` None for stock fairseq; ``extra`` comes last, so it may override."""
+    # imported here: the summ_plugin package loads fairseq (seconds), which conftest, and so every
+    # test, imports this module for
+    from summ_plugin.tiny_model import tiny_bart_cli_args
+
     return [str(data), *(["--user-dir", str(user_dir)] if user_dir else []), *task, *tiny_bart_cli_args(),
             *TRAIN_COMMON, *map(str, extra)]
 
