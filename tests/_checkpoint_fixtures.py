@@ -1,6 +1,7 @@
-"""Tiny data-bins, BART checkpoints shaped like the released ones, and real fairseq-train runs.
+"""Tiny data-bins and BART checkpoints shaped like the released ones (tests/_fairseq.py trains on
+them).
 
-The checkpoints are built with fairseq's own BARTModel (``--arch bart_base`` at tiny width),
+The checkpoints are built with fairseq's own BARTModel (the tiny model of summ_plugin.tiny_model),
 so their keys, tied embeddings and ``args`` are those of the real files; only the sizes
 shrink. ``GPT2_LIKE_SYMBOLS`` plays the 50260 GPT-2 symbols; the bart.base-like checkpoint
 adds 936 ``madeupword`` fillers and ``<mask>``, so it has exactly 937 rows more than the
@@ -9,36 +10,16 @@ data-bin's dictionary, as 51201 vs 50264.
 import argparse
 import os
 import random
-import re
-import subprocess
-import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Sequence
 
 import numpy as np
 import torch
 
-from tests._fairseq import check_fairseq_process_allowed
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGIN_DIR = os.path.join(REPO_ROOT, "summ_plugin")
+from tests._fairseq import STOCK_TASK, train_args
 
 GPT2_LIKE_SYMBOLS = [f"w{i}" for i in range(60)]
 MADEUPWORDS = [f"madeupword{i:04d}" for i in range(936)]
 SRC, TGT = "source", "target"
-
-TINY_ARCH = [
-    "--arch", "bart_base",
-    "--encoder-layers", "1", "--decoder-layers", "1",
-    "--encoder-embed-dim", "16", "--decoder-embed-dim", "16",
-    "--encoder-ffn-embed-dim", "32", "--decoder-ffn-embed-dim", "32",
-    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
-]
-TRAIN_COMMON = TINY_ARCH + [
-    "--cpu", "--max-tokens", "512", "--optimizer", "adam", "--lr", "1e-4",
-    "--source-lang", SRC, "--target-lang", TGT,
-    "--seed", "3", "--log-format", "simple", "--log-interval", "1",
-    "--no-epoch-checkpoints", "--num-workers", "0", "--dropout", "0.0",
-]
 
 
 def write_dict(path: str, symbols: Sequence[str]) -> str:
@@ -89,7 +70,7 @@ def tiny_bart_args(task: str = "denoising") -> argparse.Namespace:
 
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(
-        parser, ["unused-data-dir", "--task", "translation"] + TRAIN_COMMON)
+        parser, train_args("unused-data-dir", task=STOCK_TASK, user_dir=None))
     args.task = task  # released BART files were pre-trained with the denoising task
     return args
 
@@ -152,27 +133,3 @@ def make_bart_checkpoint(path: str, symbols: Sequence[str], add_mask: bool = Tru
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.save(state, path, _use_new_zipfile_serialization=not legacy_format)
     return state
-
-
-def fairseq_train(data_bin: str, save_dir: str, extra: Sequence[str], *,
-                  user_dir: Optional[str] = PLUGIN_DIR, task: str = "translation",
-                  criterion: str = "cross_entropy", timeout: int = 170) -> subprocess.CompletedProcess:
-    """Run the real ``fairseq-train`` console script; stdout and stderr together."""
-    command = [os.path.join(os.path.dirname(sys.executable), "fairseq-train"), data_bin,
-               "--task", task, "--criterion", criterion, "--save-dir", save_dir] + TRAIN_COMMON
-    if user_dir:
-        command += ["--user-dir", user_dir]
-    command += list(extra)
-    check_fairseq_process_allowed(command)
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_NUM_THREADS="1")
-    return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=env, timeout=timeout)
-
-
-_TRAIN_INNER = re.compile(r"\| train_inner \|.* loss=([0-9.]+),.* num_updates=(\d+),")
-
-
-def train_losses(log: str) -> List[float]:
-    """Per-update training losses from ``--log-interval 1`` simple-format logs."""
-    return [float(m.group(1)) for m in _TRAIN_INNER.finditer(log)]

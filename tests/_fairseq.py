@@ -1,11 +1,19 @@
-"""Running real fairseq console scripts (fairseq-train, fairseq-generate, ...) in tests."""
+"""Running real fairseq console scripts (fairseq-train, fairseq-generate, ...) in tests, and the
+one way tests train: ``train_command`` / ``fairseq_train``."""
+import json
 import os
+import re
 import subprocess
+from typing import List, Optional
 
-# One definition of the tiny bart_base-architecture model (1 layer, 16 dims: seconds on 2 CPU
-# cores) and of the script paths, shared with the benchmarks.
-from bench.commands import BIN, PLUGIN_DIR, REPO, TINY_BART, script  # noqa: F401 (re-exported)
+# the script paths, shared with the benchmarks
+from bench.commands import BIN, PLUGIN_DIR, REPO, script  # noqa: F401 (re-exported)
 
+# the task and criterion of each side: the plugin's, and stock fairseq's (-s/-t: a summ-prepare
+# data-bin holds source/target files, and the tiny data-bins of tests/_checkpoint_fixtures too)
+PLUGIN_TASK = ["--task", "retrieve_summarize", "--criterion", "summarization_cross_entropy", "--label-smoothing", "0.1"]
+STOCK_TASK = ["--task", "translation", "--source-lang", "source", "--target-lang", "target",
+              "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1"]
 TRAIN_COMMON = [
     "--cpu", "--seed", "1", "--num-workers", "0", "--max-tokens", "2048",
     "--optimizer", "adam", "--lr", "1e-3", "--required-batch-size-multiple", "1",
@@ -26,14 +34,21 @@ def check_fairseq_process_allowed(cmd) -> None:
             "fairseq_processes fixture in the test (or its fixture), which marks it slow")
 
 
-def run(cmd, cwd=None, env=None, check=True, timeout=600):
-    """Run a command, returning its combined output; fail the test with the output on error."""
-    check_fairseq_process_allowed(cmd)
+def process_env(env=None) -> dict:
+    """The environment of every process a test starts: one OpenMP thread, unbuffered output, this
+    venv's scripts first on PATH."""
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     full_env["PATH"] = BIN + os.pathsep + full_env.get("PATH", "")
     full_env.update(env or {})
+    return full_env
+
+
+def run(cmd, cwd=None, env=None, check=True, timeout=600):
+    """Run a command, returning its combined output; fail the test with the output on error.
+    ``check=False``: the CompletedProcess instead, whatever its exit status."""
+    check_fairseq_process_allowed(cmd)
     proc = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [str(c) for c in cmd], cwd=cwd, env=process_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, timeout=timeout,
     )
     if check and proc.returncode != 0:
@@ -41,8 +56,40 @@ def run(cmd, cwd=None, env=None, check=True, timeout=600):
     return proc.stdout if check else proc
 
 
-def fairseq_train(data, save_dir, *extra, user_dir=PLUGIN_DIR, cwd=None, check=True):
-    cmd = [script("fairseq-train"), data, "--user-dir", user_dir, "--task", "retrieve_summarize",
-           "--criterion", "summarization_cross_entropy", "--label-smoothing", "0.1",
-           *TINY_BART, *TRAIN_COMMON, "--save-dir", save_dir, *extra]
-    return run(cmd, cwd=cwd, check=check)
+def train_args(data, *extra, task: List[str] = PLUGIN_TASK, user_dir: Optional[str] = PLUGIN_DIR) -> List[str]:
+    """fairseq-train's arguments for the tiny model on ``data``: ``task`` is PLUGIN_TASK or
+    STOCK_TASK, ``user_dir`` None for stock fairseq; ``extra`` comes last, so it may override."""
+    # imported here: the summ_plugin package loads fairseq (seconds), which conftest, and so every
+    # test, imports this module for
+    from summ_plugin.tiny_model import tiny_bart_cli_args
+
+    return [str(data), *(["--user-dir", str(user_dir)] if user_dir else []), *task, *tiny_bart_cli_args(),
+            *TRAIN_COMMON, *map(str, extra)]
+
+
+def train_command(data, save_dir, *extra, task: List[str] = PLUGIN_TASK,
+                  user_dir: Optional[str] = PLUGIN_DIR) -> List[str]:
+    """The fairseq-train command line of ``train_args``, saving to ``save_dir``."""
+    return [script("fairseq-train"), *train_args(data, "--save-dir", save_dir, *extra, task=task, user_dir=user_dir)]
+
+
+def fairseq_train(data, save_dir, *extra, task: List[str] = PLUGIN_TASK, user_dir: Optional[str] = PLUGIN_DIR,
+                  cwd=None, check=True, timeout=600):
+    """Run ``train_command``: its output, or with ``check=False`` the CompletedProcess."""
+    return run(train_command(data, save_dir, *extra, task=task, user_dir=user_dir), cwd=cwd, check=check,
+               timeout=timeout)
+
+
+def json_log_lines(output, tag):
+    """The JSON stats fairseq logs for one tag ('train', 'valid', 'train_inner')."""
+    stats = []
+    for line in output.splitlines():
+        match = re.search(r"\| %s \| (\{.*\})\s*$" % re.escape(tag), line)
+        if match:
+            stats.append(json.loads(match.group(1)))
+    return stats
+
+
+def train_losses(output) -> List[float]:
+    """Per-update training losses (``--log-interval 1``)."""
+    return [float(stats["loss"]) for stats in json_log_lines(output, "train_inner")]

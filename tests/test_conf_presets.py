@@ -5,6 +5,7 @@ import os
 import pytest
 import yaml
 
+from summ_plugin.tiny_model import ARCH, TINY_BART
 from tests._fairseq import PLUGIN_DIR, REPO, run, script
 
 CONF = os.path.join(REPO, "conf")
@@ -19,18 +20,17 @@ PRESETS = {
     "bart_large_2048": ("bart_large", {
         "task.max_source_positions", "model.max_source_positions", "model.max_target_positions"}),
 }
-# What the test changes to run a preset on CPU, and nothing more: tiny dimensions (those of the
-# checkpoint it restores, tests/_fairseq.TINY_BART), fp16 off (fairseq's fp16 needs CUDA), and a
+# What the test changes to run a preset on CPU, and nothing more: the tiny model's sizes (those of
+# the checkpoint it restores, summ_plugin.tiny_model), fp16 off (fairseq's fp16 needs CUDA), and a
 # two-update schedule. '++' sets a key whether or not the preset has it.
+TINY_SIZES = ("encoder_layers", "decoder_layers", "encoder_embed_dim", "decoder_embed_dim",
+              "encoder_ffn_embed_dim", "decoder_ffn_embed_dim", "encoder_attention_heads", "decoder_attention_heads")
 CPU_TINY_OVERRIDES = [
     "++common.cpu=true", "++common.fp16=false", "++common.memory_efficient_fp16=false",
     "++common.log_interval=1", "++common.seed=1", "++dataset.num_workers=0",
     "++optimization.max_update=2", "++lr_scheduler.total_num_update=2", "++lr_scheduler.warmup_updates=1",
     "++checkpoint.no_epoch_checkpoints=true",
-    "++model.encoder_layers=1", "++model.decoder_layers=1",
-    "++model.encoder_embed_dim=16", "++model.decoder_embed_dim=16",
-    "++model.encoder_ffn_embed_dim=32", "++model.decoder_ffn_embed_dim=32",
-    "++model.encoder_attention_heads=2", "++model.decoder_attention_heads=2",
+    *(f"++model.{key}={TINY_BART[key]}" for key in TINY_SIZES),
 ]
 
 
@@ -48,6 +48,15 @@ def flat(config, prefix=""):
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def test_tiny_config_is_the_tiny_model():
+    # hydra cannot import summ_plugin.tiny_model: the YAML repeats it, and must not drift from it
+    model = dict(load("tiny")[1]["model"])
+    assert model.pop("_name") == ARCH
+    assert {key: model.pop(key) for key in ("max_source_positions", "max_target_positions")} == {
+        "max_source_positions": 1024, "max_target_positions": 256}
+    assert model == TINY_BART
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

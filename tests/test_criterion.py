@@ -12,6 +12,7 @@ from fairseq.models.bart.model import bart_base_architecture
 
 import summ_plugin  # noqa: F401
 from summ_plugin.criterions.summarization_cross_entropy import SummarizationCrossEntropyCriterion
+from summ_plugin.tiny_model import TINY_BART
 
 
 class _Task:
@@ -25,12 +26,7 @@ def _tiny_model_and_batch(seed=0):
     dictionary = Dictionary()
     for i in range(40):
         dictionary.add_symbol(str(i))
-    args = Namespace(
-        encoder_layers=1, decoder_layers=1, encoder_embed_dim=16, decoder_embed_dim=16,
-        encoder_ffn_embed_dim=32, decoder_ffn_embed_dim=32, encoder_attention_heads=2,
-        decoder_attention_heads=2, max_source_positions=64, max_target_positions=64,
-        dropout=0.0, attention_dropout=0.0, share_all_embeddings=True,
-    )
+    args = Namespace(**TINY_BART, max_source_positions=64, max_target_positions=64)
     bart_base_architecture(args)
     task = _Task(dictionary)
     model = BARTModel.build_model(args, task)

@@ -10,9 +10,8 @@ import subprocess
 
 import pytest
 
-from tests._fairseq import BIN, PLUGIN_DIR, TINY_BART, TRAIN_COMMON, fairseq_train, script
+from tests._fairseq import check_fairseq_process_allowed, fairseq_train, json_log_lines, process_env, train_command
 from tests._prepare_fixtures import make_raw_dir
-from tests.test_fairseq_train import json_log_lines
 
 # every test here starts fairseq processes: marked slow by conftest
 pytestmark = pytest.mark.usefixtures("fairseq_processes")
@@ -63,15 +62,13 @@ def eval_only_args(tiny_vocab, restore_file):
 def run_two_ranks(data, save_dir, extra, timeout=300):
     """fairseq-train as two processes, one per rank, rendezvous over TCP on localhost."""
     port = free_port()
-    cmd = [script("fairseq-train"), data, "--user-dir", PLUGIN_DIR, "--task", "retrieve_summarize",
-           "--criterion", "summarization_cross_entropy", "--label-smoothing", "0.1",
-           *TINY_BART, *TRAIN_COMMON, "--save-dir", save_dir, *extra,
-           "--ddp-backend", "legacy_ddp", "--distributed-backend", "gloo", "--distributed-world-size", "2",
-           "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
+    cmd = train_command(
+        data, save_dir, *extra,
+        "--ddp-backend", "legacy_ddp", "--distributed-backend", "gloo", "--distributed-world-size", "2",
+        "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn")
+    check_fairseq_process_allowed(cmd)
     procs = [
-        subprocess.Popen(cmd + ["--distributed-rank", str(rank)], env=env, text=True,
+        subprocess.Popen(cmd + ["--distributed-rank", str(rank)], env=process_env(), text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for rank in range(2)
     ]

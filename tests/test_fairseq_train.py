@@ -6,20 +6,10 @@ import shutil
 
 import pytest
 
-from tests._fairseq import PLUGIN_DIR, REPO, fairseq_train, run, script
+from tests._fairseq import PLUGIN_DIR, REPO, fairseq_train, json_log_lines, run, script
 
 # every test here starts fairseq processes: marked slow by conftest
 pytestmark = pytest.mark.usefixtures("fairseq_processes")
-
-
-def json_log_lines(output, tag):
-    """The JSON stats fairseq logs for one tag ('train', 'valid', 'train_inner')."""
-    stats = []
-    for line in output.splitlines():
-        match = re.search(r"\| %s \| (\{.*\})\s*$" % re.escape(tag), line)
-        if match:
-            stats.append(json.loads(match.group(1)))
-    return stats
 
 
 def test_train_stop_resume_and_generate(tiny_data_bin, tiny_vocab, tmp_path):
@@ -75,7 +65,7 @@ def test_hydra_train_with_tiny_config(tiny_data_bin, tmp_path):
     out = run([
         script("fairseq-hydra-train"), "--config-dir", os.path.join(REPO, "conf"), "--config-name", "tiny",
         f"task.data={tiny_data_bin}", f"common.user_dir={PLUGIN_DIR}", f"checkpoint.save_dir={save}",
-        "optimization.max_update=3", "model.encoder_embed_dim=16", "model.decoder_embed_dim=16",
+        "optimization.max_update=3",
     ], cwd=str(tmp_path))
     assert "RetrieveSummarizeTask" in out and "SummarizationCrossEntropyCriterion" in out
     assert "num_updates: 3 >= max_update: 3" in out

@@ -16,6 +16,7 @@ from summ_plugin.cli.fix_vocab import main as fix_vocab_main
 from summ_plugin.positions import (POSITION_OFFSET, PositionFixError, fix_checkpoint_positions,
                                    resized_position_table)
 from tests import _checkpoint_fixtures as fx
+from tests._fairseq import train_args
 
 OLD, NEW = 128, 256
 ENC, DEC = "encoder.embed_positions.weight", "decoder.embed_positions.weight"
@@ -160,10 +161,8 @@ def build_task_model(data_bin: str, max_positions: int):
     from fairseq import options, tasks
 
     parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [
-        data_bin, "--user-dir", fx.PLUGIN_DIR, "--task", "retrieve_summarize",
-        "--criterion", "summarization_cross_entropy", *fx.TRAIN_COMMON,
-        "--max-source-positions", str(max_positions), "--max-target-positions", str(OLD)])
+    args = options.parse_args_and_arch(parser, train_args(
+        data_bin, "--max-source-positions", max_positions, "--max-target-positions", OLD))
     task = tasks.setup_task(args)
     model = task.build_model(args)
     criterion = task.build_criterion(args)

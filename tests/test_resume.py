@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from tests._fairseq import BIN, PLUGIN_DIR, TINY_BART, TRAIN_COMMON, script
+from tests._fairseq import process_env, run, train_command
 
 MAX_UPDATE = 8
 # tiny_data_bin has 24 train examples: batches of 2 give 12 updates per epoch, so every
@@ -19,28 +19,9 @@ RESUME_ARGS = ["--batch-size", "2", "--max-update", str(MAX_UPDATE), "--save-int
 SAVED = re.compile(r"Saved checkpoint \S+ \(epoch (\d+) @ (\d+) updates")
 
 
-def train_command(data, save_dir):
-    return [script("fairseq-train"), data, "--user-dir", PLUGIN_DIR, "--task", "retrieve_summarize",
-            "--criterion", "summarization_cross_entropy", "--label-smoothing", "0.1",
-            *TINY_BART, *TRAIN_COMMON, "--save-dir", save_dir, *RESUME_ARGS]
-
-
-def train_env():
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
-    return env
-
-
-def run_to_end(cmd):
-    proc = subprocess.run(cmd, env=train_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    return proc.stdout
-
-
 def run_and_kill_after_save(cmd, kill_at_update, timeout=300):
     """Start training, SIGKILL it as soon as the checkpoint at ``kill_at_update`` is saved."""
-    proc = subprocess.Popen(cmd, env=train_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, env=process_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     deadline = time.monotonic() + timeout
     killed_after = None
@@ -74,10 +55,10 @@ def load_model_state(path):
 @pytest.mark.usefixtures("fairseq_processes")
 def test_sigkill_mid_epoch_then_same_command_resumes_to_the_same_parameters(tiny_data_bin, tmp_path):
     reference_dir = str(tmp_path / "uninterrupted")
-    run_to_end(train_command(tiny_data_bin, reference_dir))
+    run(train_command(tiny_data_bin, reference_dir, *RESUME_ARGS))
 
     crash_dir = str(tmp_path / "crashed")
-    cmd = train_command(tiny_data_bin, crash_dir)
+    cmd = train_command(tiny_data_bin, crash_dir, *RESUME_ARGS)
     killed_after, _ = run_and_kill_after_save(cmd, kill_at_update=4)
     assert 4 <= killed_after < MAX_UPDATE
 
@@ -90,7 +71,7 @@ def test_sigkill_mid_epoch_then_same_command_resumes_to_the_same_parameters(tiny
     assert iterator["epoch"] == 1 and 0 < iterator["iterations_in_epoch"] < 12  # mid-epoch
     assert not [n for n in os.listdir(crash_dir) if n.endswith(".tmp") or n.startswith(".tmp")]
 
-    out = run_to_end(cmd)  # the very same command
+    out = run(cmd)  # the very same command
     assert re.search(r"Loaded checkpoint \S+checkpoint_last\.pt \(epoch 1 @ %d updates\)" % saved_updates, out), out[-3000:]
     resumed_updates = [int(m) for m in re.findall(r'"num_updates": "(\d+)"', out)]
     assert resumed_updates and resumed_updates[0] == saved_updates + 1  # no update repeated or skipped

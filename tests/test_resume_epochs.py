@@ -9,7 +9,8 @@ import re
 import pytest
 import torch
 
-from tests.test_resume import load_model_state, run_and_kill_after_save, run_to_end, train_command
+from tests._fairseq import run, train_command
+from tests.test_resume import RESUME_ARGS, load_model_state, run_and_kill_after_save
 
 UPDATES_PER_EPOCH = 12  # 24 train examples, --batch-size 2
 MAX_UPDATE = 20
@@ -53,14 +54,13 @@ def tied_sizes_data_bin(tmp_path_factory, tiny_vocab):
 
 
 def command(data, save_dir):
-    cmd = train_command(data, save_dir)
-    return [str(MAX_UPDATE) if prev == "--max-update" else arg for prev, arg in zip([None] + cmd[:-1], cmd)]
+    return train_command(data, save_dir, *RESUME_ARGS, "--max-update", MAX_UPDATE)  # the last --max-update wins
 
 
 @pytest.fixture(scope="module")
 def uninterrupted_model(tied_sizes_data_bin, tmp_path_factory, fairseq_processes):
     reference_dir = str(tmp_path_factory.mktemp("uninterrupted"))
-    run_to_end(command(tied_sizes_data_bin, reference_dir))
+    run(command(tied_sizes_data_bin, reference_dir))
     return load_model_state(os.path.join(reference_dir, "checkpoint_last.pt"))[1]
 
 
@@ -79,7 +79,7 @@ def test_sigkill_in_epoch_two_resumes_to_the_same_parameters(kill_at_update, whe
     if where == "mid-epoch 2":
         assert 0 < iterator["iterations_in_epoch"] < UPDATES_PER_EPOCH
 
-    out = run_to_end(cmd)
+    out = run(cmd)
     assert re.search(r"Loaded checkpoint \S+checkpoint_last\.pt \(epoch 2 @ %d updates\)" % killed_after, out)
     new_state, new_model = load_model_state(os.path.join(crash_dir, "checkpoint_last.pt"))
     assert new_state["optimizer_history"][-1]["num_updates"] == MAX_UPDATE
