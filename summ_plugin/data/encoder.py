@@ -15,6 +15,7 @@ wherever a record comes from. The steps, each usable alone:
 reference-guided retrievers; training data only). summ-prepare passes ``split == "train"``,
 summ-summarize False.
 """
+import copy
 import json
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple
@@ -89,6 +90,13 @@ class ExampleEncoder:
         """How retrieval is called: positions, reserved and separator tokens, the token count."""
         return Budget(self.max_source_positions, self.count_tokens, self.split_mode, RESERVED_TOKENS,
                       SEPARATOR_TOKENS, self.token_bounds if self.bpe is not None else None)
+
+    def with_source_positions(self, max_source_positions: int) -> "ExampleEncoder":
+        """This encoder (the same BPE, dictionary and caches) under another source budget."""
+        other = copy.copy(self)
+        other.max_source_positions = max_source_positions
+        other._budget = other.budget()
+        return other
 
     def decode(self, token_ids, dictionary=None) -> str:
         """Dictionary ids (a model's output) -> text, as fairseq's ``--bpe gpt2`` decodes them.
