@@ -10,7 +10,7 @@ import logging
 import os
 from argparse import Namespace
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 from fairseq import checkpoint_utils, utils
@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from .data.bad_records import BadRecordPolicy, with_duplicate_check
 from .data.encoder import ExampleEncoder
+from .data.pool import chunked
 from .data.prepare import read_prepare_json, recorded_retriever
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
@@ -242,17 +243,6 @@ def load_model(config: SummarizeConfig):
     return models, cfg, task, use_cuda, trained_data
 
 
-def _batches(items: Iterator, size: int) -> Iterator[List]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
     """Summarize every record of ``config.input`` into ``config.output`` (JSONL, atomic)."""
     check_output_is_not_input(config.input, config.output)
@@ -293,7 +283,7 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
     tmp = f"{config.output}.tmp-{os.getpid()}"
     try:
         with open(tmp, "w", encoding="utf-8") as out, tqdm(desc="summ-summarize", unit="doc") as progress:
-            for batch in _batches(encoded_records(), config.batch_size):
+            for batch in chunked(encoded_records(), config.batch_size):
                 summaries = generate_summaries(task, generator, models, encoder, [ex["source"] for _, ex in batch], use_cuda)
                 for (record, example), summary in zip(batch, summaries):
                     meta = example["meta"]
