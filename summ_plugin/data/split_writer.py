@@ -10,7 +10,7 @@ what the writer wrote, so no split is left that looks complete.
 """
 import json
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 from summ_plugin.data.config import SOURCE_LANG, TARGET_LANG
 from summ_plugin.data.records import BadRecordError
@@ -146,7 +146,7 @@ class SplitWriter:
                     _remove_quietly(path)
 
 
-def _remove_quietly(path: Optional[str]) -> None:
+def _remove_quietly(path: str) -> None:
     try:
         os.remove(path)
     except OSError:
