@@ -1,26 +1,28 @@
 """Inference on raw documents: the same retrieval as training data, then BART generation.
 
-Each record goes through ``ExampleEncoder.encode_example`` (the function summ-prepare uses),
-so a document is cut, scored and budgeted exactly as the model saw it in training; the
-selected source is batched and decoded with fairseq's SequenceGenerator.
+Each record goes through ``ExampleEncoder.encode`` (summ_plugin.data.encoder, what summ-prepare
+uses), so a document is cleaned, cut, scored and budgeted exactly as the model saw it in
+training, without the reference; the selected source is batched and decoded with fairseq's
+SequenceGenerator, and the output ids are turned into text by the same encoder's BPE.
 """
 import json
 import logging
 import os
 from argparse import Namespace
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 from fairseq import checkpoint_utils, utils
-from fairseq.data import encoders
 from tqdm import tqdm
 
 from .atomic import atomic_output
-from .data.prepare import ExampleEncoder, PrepareConfig, clean_record, read_prepare_json, recorded_retriever
+from .data.bad_records import BadRecordPolicy, with_duplicate_check
+from .data.encoder import ExampleEncoder
+from .data.pool import chunked
+from .data.prepare import read_prepare_json, recorded_retriever
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
-from .tasks.rouge_eval import decode_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -242,17 +244,6 @@ def load_model(config: SummarizeConfig):
     return models, cfg, task, use_cuda, trained_data
 
 
-def _batches(items: Iterator, size: int) -> Iterator[List]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
     """Summarize every record of ``config.input`` into ``config.output`` (JSONL, atomic)."""
     check_output_is_not_input(config.input, config.output)
@@ -270,44 +261,27 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
         settings["max_source_positions"], config.generation.beam, config.generation.lenpen,
         config.generation.max_len_b, config.generation.min_len,
     )
-    encoder = ExampleEncoder(PrepareConfig(
-        destdir="", encoder_json=settings["encoder_json"], vocab_bpe=settings["vocab_bpe"],
-        dict_path=settings["dict_path"], retriever=settings["retriever"],
-        retriever_options=settings["retriever_options"], split_mode=settings["split_mode"],
-        max_source_positions=settings["max_source_positions"],
-    ))
+    encoder = ExampleEncoder(settings["encoder_json"], settings["vocab_bpe"], settings["dict_path"],
+                             max_source_positions=settings["max_source_positions"],
+                             split_mode=settings["split_mode"])
+    retriever = encoder.retriever(settings["retriever"], settings["retriever_options"])
     generator = task.build_generator(models, Namespace(**vars(config.generation)))
-    bpe = encoders.build_bpe(
-        Namespace(bpe="gpt2", gpt2_encoder_json=settings["encoder_json"], gpt2_vocab_bpe=settings["vocab_bpe"])
-    )
-    counts = {"summarized": 0, "skipped": 0}
+    counts = {"summarized": 0}
+    policy = BadRecordPolicy(config.on_bad_record, SummarizeError)
 
     def encoded_records():
-        seen = set()
         records = iter_input_records(config.input, config.input_format, config.fields, require_summary=False)
-        for item in records:
-            if isinstance(item, BadRecordError) or item.id in seen:
-                err = item if isinstance(item, BadRecordError) else BadRecordError(item.location, f"duplicate id '{item.id}'", item.id)
-                if config.on_bad_record == "error":
-                    raise SummarizeError(str(err))
-                counts["skipped"] += 1
-                logger.warning("skipping %s", err)
-                continue
-            seen.add(item.id)
-            record, _ = clean_record(item)
+        for record in policy.records(with_duplicate_check(records)):
             try:
-                example = encoder.encode_example(record, split="test")
+                example, _ = encoder.encode(record, retriever, use_reference=False)
             except BadRecordError as err:
-                if config.on_bad_record == "error":
-                    raise SummarizeError(str(err)) from None
-                counts["skipped"] += 1
-                logger.warning("skipping %s", err)
+                policy.handle(err)
                 continue
             yield record, example
 
     with atomic_output(config.output) as out, tqdm(desc="summ-summarize", unit="doc") as progress:
-        for batch in _batches(encoded_records(), config.batch_size):
-            summaries = generate_summaries(task, generator, models, bpe, [ex["source"] for _, ex in batch], use_cuda)
+        for batch in chunked(encoded_records(), config.batch_size):
+            summaries = generate_summaries(task, generator, models, encoder, [ex["source"] for _, ex in batch], use_cuda)
             for (record, example), summary in zip(batch, summaries):
                 meta = example["meta"]
                 out.write(json.dumps({
@@ -319,10 +293,13 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
                 }, ensure_ascii=False) + "\n")
             counts["summarized"] += len(batch)
             progress.update(len(batch))
+    counts["skipped"] = policy.skipped
+    policy.log_summary(logger, config.input)
     return counts
 
 
-def generate_summaries(task, generator, models, bpe, sources: List[List[int]], use_cuda: bool) -> List[str]:
+def generate_summaries(task, generator, models, encoder: ExampleEncoder, sources: List[List[int]],
+                       use_cuda: bool) -> List[str]:
     """Beam search over one batch of source id lists; summaries in the order of ``sources``."""
     tokens = [torch.tensor(src, dtype=torch.long) for src in sources]
     dataset = task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
@@ -333,6 +310,6 @@ def generate_summaries(task, generator, models, bpe, sources: List[List[int]], u
         hypos = task.inference_step(generator, models, sample)
     summaries = [""] * len(sources)
     for i, sample_id in enumerate(sample["id"].tolist()):
-        summaries[sample_id] = decode_tokens(task.target_dictionary, bpe, hypos[i][0]["tokens"])
+        summaries[sample_id] = encoder.decode(hypos[i][0]["tokens"], task.target_dictionary)
     return summaries
 

@@ -270,7 +270,7 @@ def test_hostile_text_is_cleaned(vocab, tmp_path):
 
 
 def test_clean_text_unit():
-    from summ_plugin.data.prepare import clean_text
+    from summ_plugin.data.text import clean_text
 
     assert clean_text("a\tb\nc\x1bd\ud800e") == "a\tb\ncde"
     assert clean_text("y" * 250) == " ".join(["y" * 100, "y" * 100, "y" * 50])

@@ -413,9 +413,9 @@ def erofs(*args, **kwargs):
 @pytest.mark.parametrize("failure,text", [(enospc, "no space left on device"), (erofs, "read-only file system")])
 def test_item13_prepare_disk_full_or_read_only_is_one_line(failure, text, tiny_vocab, train_file, tmp_path,
                                                            capsys, monkeypatch):
-    import summ_plugin.data.prepare as prepare_module
+    from summ_plugin.data.split_writer import SplitWriter
 
-    monkeypatch.setattr(prepare_module.SplitWriter, "add", failure)
+    monkeypatch.setattr(SplitWriter, "add", failure)
     dest = tmp_path / "bin"
     code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train_file), capsys)
     assert code == 1

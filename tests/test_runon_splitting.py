@@ -64,23 +64,22 @@ def test_long_single_line_with_periods_splits_in_linear_time():
 
 @pytest.fixture(scope="module")
 def encoder(tmp_path_factory):
-    from summ_plugin.data.prepare import ExampleEncoder, PrepareConfig
+    from summ_plugin.data.encoder import ExampleEncoder
 
     vocab = build_vocab(str(tmp_path_factory.mktemp("vocab")))
-    return ExampleEncoder(PrepareConfig(destdir="", encoder_json=vocab["encoder_json"], vocab_bpe=vocab["vocab_bpe"],
-                                        dict_path=vocab["dict"], retriever="bm25", max_source_positions=1024))
+    return ExampleEncoder(vocab["encoder_json"], vocab["vocab_bpe"], vocab["dict"], max_source_positions=1024)
 
 
 def test_run_on_document_costs_at_most_about_the_punctuated_one(encoder):
-    from summ_plugin.data.prepare import clean_record
     from summ_plugin.data.records import Record
 
     punctuated, run_on, sentences = documents(30000)
+    bm25 = encoder.retriever("bm25")
 
     def encode(doc):
-        encoder._encode_cached.cache_clear()  # each timing pays for its own BPE
+        encoder.encode_text.cache_clear()  # each timing pays for its own BPE
         record = Record(id="x", documents=[doc], summary=sentences[3], location="x:1")
-        return encoder.encode_example(clean_record(record)[0], "valid")
+        return encoder.encode(record, bm25, use_reference=False)[0]
 
     encode(punctuated)  # warm-up
     ratio = best_time(lambda: encode(run_on)) / best_time(lambda: encode(punctuated))

@@ -11,48 +11,34 @@ its ROUGE-1/2 recall against the reference (``retrieval_coverage``) is averaged.
 oracle is the upper bound; "gap closed" is how much of the lead-to-oracle distance a
 retriever covers: (retriever - lead) / (oracle - lead).
 
-Token counting: with --encoder-json/--vocab-bpe the exact GPT-2 BPE (fairseq's
-``gpt2_bpe_utils``, as data preparation counts); without them an approximation
-(1.3 tokens per word, see ``summ_plugin.retrieval.tokens``).
+Records are cleaned and budgeted by summ-prepare's ExampleEncoder (summ_plugin.data.encoder),
+with the reference visible to the retrievers that read it (the oracle). Token counting: with
+--encoder-json/--vocab-bpe the exact GPT-2 BPE, as data preparation counts; without them an
+approximation (1.3 tokens per word, see ``summ_plugin.retrieval.tokens``).
 """
 import argparse
 import logging
 import os
 import sys
 import time
-from functools import lru_cache
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from tqdm import tqdm
 
+from summ_plugin.data.bpe import BPEFileError
+from summ_plugin.data.encoder import ExampleEncoder
 from summ_plugin.data.formats import iter_jsonl_records
 from summ_plugin.data.records import BadRecordError
+from summ_plugin.data.text import clean_record
 from summ_plugin.atomic import atomic_write_json
 from summ_plugin.cli import setup_logging
-from summ_plugin.retrieval import (SPLIT_MODES, approx_token_count, available_retrievers,
-                                   build_retriever, retrieval_coverage, select_source)
+from summ_plugin.retrieval import SPLIT_MODES, available_retrievers, build_retriever
 
 logger = logging.getLogger("summ_plugin.cli.eval_retrieval")
 
 
 class UserError(Exception):
     """A problem with the command line or the input: one line on stderr, exit code 2."""
-
-
-def gpt2_token_counter(encoder_json: str, vocab_bpe: str) -> Callable[[str], int]:
-    """Exact GPT-2 BPE length of one piece, as data preparation encodes it."""
-    for path in (encoder_json, vocab_bpe):
-        if not os.path.isfile(path):
-            raise UserError(f"BPE file not found: {path}")
-    from fairseq.data.encoders.gpt2_bpe_utils import get_encoder  # the CLI may import fairseq
-
-    encoder = get_encoder(encoder_json, vocab_bpe)
-
-    @lru_cache(maxsize=None)
-    def count(text: str) -> int:
-        return len(encoder.encode(" " + text))
-
-    return count
 
 
 def parse_options(specs: List[str], names: List[str]) -> Dict[str, Dict[str, str]]:
@@ -85,8 +71,7 @@ def build_all(names: List[str], options: Dict[str, Dict[str, str]], selector: Op
     return retrievers
 
 
-def evaluate(path: str, retrievers: Dict, max_positions: int, count_tokens, split_mode: str,
-             max_docs: Optional[int] = None) -> Dict:
+def evaluate(path: str, retrievers: Dict, encoder: ExampleEncoder, max_docs: Optional[int] = None) -> Dict:
     sums = {name: {"rouge1_recall": 0.0, "rouge2_recall": 0.0, "n_tokens": 0, "seconds": 0.0}
             for name in retrievers}
     n_records = 0
@@ -96,14 +81,12 @@ def evaluate(path: str, retrievers: Dict, max_positions: int, count_tokens, spli
         if max_docs is not None and n_records >= max_docs:
             break
         n_records += 1
+        record, _ = clean_record(item)
         for name, retriever in retrievers.items():
             start = time.perf_counter()
-            selection = select_source(item.documents, query=item.query, reference=item.summary,
-                                      title=item.title, retriever=retriever,
-                                      max_positions=max_positions, count_tokens=count_tokens,
-                                      split_mode=split_mode)
+            selection = encoder.select(record, retriever, use_reference=True)
             sums[name]["seconds"] += time.perf_counter() - start
-            coverage = retrieval_coverage(" ".join(selection.passages), item.summary)
+            coverage = encoder.coverage(selection, record.summary)
             for key in ("rouge1_recall", "rouge2_recall"):
                 sums[name][key] += coverage[key]
             sums[name]["n_tokens"] += selection.n_tokens
@@ -126,8 +109,8 @@ def evaluate(path: str, retrievers: Dict, max_positions: int, count_tokens, spli
                 if high > low:
                     gap = (result[key] - low) / (high - low)
             result[key.replace("_recall", "_gap_closed")] = gap
-    return {"input": path, "records": n_records, "max_positions": max_positions,
-            "split_mode": split_mode, "results": results}
+    return {"input": path, "records": n_records, "max_positions": encoder.max_source_positions,
+            "split_mode": encoder.split_mode, "results": results}
 
 
 def markdown_table(report: Dict, token_counting: str) -> str:
@@ -223,15 +206,17 @@ def main(argv=None) -> int:
         if bool(args.encoder_json) != bool(args.vocab_bpe):
             raise UserError("give both --encoder-json and --vocab-bpe, or neither")
         if args.encoder_json:
-            count_tokens = gpt2_token_counter(args.encoder_json, args.vocab_bpe)
             token_counting = "exact GPT-2 BPE token counts"
         else:
-            count_tokens = lru_cache(maxsize=None)(approx_token_count)
             token_counting = "approximate token counts (1.3 per word)"
+        try:
+            encoder = ExampleEncoder(args.encoder_json, args.vocab_bpe, split_mode=args.split_mode)
+        except BPEFileError as err:
+            raise UserError(str(err)) from None
         retrievers = build_all(names, parse_options(args.option, names), args.selector)
         if not args.encoder_json:
             logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
-        reports = [evaluate(args.input, retrievers, budget, count_tokens, args.split_mode, args.max_docs)
+        reports = [evaluate(args.input, retrievers, encoder.with_source_positions(budget), args.max_docs)
                    for budget in budgets]
     except UserError as err:
         print(f"summ-eval-retrieval: error: {err}", file=sys.stderr)

@@ -9,6 +9,7 @@
 Texts used: every document, query, title and summary, cleaned as summ-prepare cleans them.
 """
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from summ_plugin.cli import setup_logging
 
 PROG = "summ-make-vocab"
+logger = logging.getLogger("summ_plugin.cli.make_vocab")
 
 
 class VocabError(Exception):
@@ -42,20 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def iter_texts(paths: List[str], fmt: str, on_bad_record: str) -> Iterator[str]:
+    from summ_plugin.data.bad_records import BadRecordPolicy
     from summ_plugin.data.formats import iter_input_records
-    from summ_plugin.data.prepare import clean_text, target_text
     from summ_plugin.data.records import BadRecordError
+    from summ_plugin.data.text import clean_text, target_text
 
     for path in paths:
         try:
             records = iter_input_records(path, fmt=fmt, require_summary=False)
         except BadRecordError as err:
             raise VocabError(str(err)) from None
-        for item in records:
-            if isinstance(item, BadRecordError):
-                if on_bad_record == "error":
-                    raise VocabError(f"{item.location}: {item.reason}")
-                continue
+        policy = BadRecordPolicy(on_bad_record, VocabError)
+        for item in policy.records(records):
             for doc in item.documents:
                 yield clean_text(doc)
             for extra in (item.query, item.title):
@@ -63,6 +63,7 @@ def iter_texts(paths: List[str], fmt: str, on_bad_record: str) -> Iterator[str]:
                     yield clean_text(extra)
             if item.summary:
                 yield target_text(clean_text(item.summary))
+        policy.log_summary(logger, path)
 
 
 VOCAB_FILES = ("encoder.json", "vocab.bpe", "dict.txt")

@@ -14,45 +14,36 @@ selector reaches there (ROUGE-1/2 recall of the reference by the selected source
 Deterministic: the same input gives the same file.
 """
 import argparse
-import hashlib
 import logging
 import os
 import sys
-from functools import lru_cache
 
-from summ_plugin.data.bpe import BPEFileError, load_gpt2_bpe
-from summ_plugin.data.prepare import clean_record
+from summ_plugin.data.bad_records import BadRecordPolicy
+from summ_plugin.data.bpe import BPEFileError
+from summ_plugin.data.encoder import ExampleEncoder
+from summ_plugin.data.prepare import sha256_path
 from summ_plugin.data.formats import iter_jsonl_records
-from summ_plugin.data.records import BadRecordError
-from summ_plugin.retrieval import SPLIT_MODES, approx_token_count
-from summ_plugin.retrieval.choice import Budget, format_table, score_candidates, train_selector_on
+from summ_plugin.data.text import clean_record
+from summ_plugin.retrieval import SPLIT_MODES
+from summ_plugin.retrieval.choice import format_table, score_candidates, train_selector_on
 from summ_plugin.cli import setup_logging
 
 logger = logging.getLogger("summ_plugin.cli.train_selector")
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+class SelectorInputError(Exception):
+    """A bad record in --input or --valid (with --on-bad-record error)."""
 
 
 def read_records(path: str, on_bad_record: str, limit=None):
     """Cleaned records of a JSONL file (bad ones raise, or are skipped and counted)."""
-    records, skipped = [], 0
-    for item in iter_jsonl_records(path):
-        if isinstance(item, BadRecordError):
-            if on_bad_record == "error":
-                raise item
-            skipped += 1
-            continue
+    policy = BadRecordPolicy(on_bad_record, SelectorInputError)
+    records = []
+    for record in policy.records(iter_jsonl_records(path)):
         if limit is not None and len(records) >= limit:
             break
-        records.append(clean_record(item)[0])
-    if skipped:
-        logger.warning("%s: skipped %d bad records", path, skipped)
+        records.append(clean_record(record)[0])
+    policy.log_summary(logger, path)
     return records
 
 
@@ -84,22 +75,21 @@ def main(argv=None) -> int:
         return fail(f"--valid file not found: {args.valid}")
     if bool(args.encoder_json) != bool(args.vocab_bpe):
         return fail("give both --encoder-json and --vocab-bpe, or neither")
-    count = lru_cache(maxsize=None)(approx_token_count)
-    if args.encoder_json:
-        try:
-            bpe = load_gpt2_bpe(args.encoder_json, args.vocab_bpe)
-        except BPEFileError as err:
-            return fail(str(err))
-        count = lru_cache(maxsize=None)(lambda text: len(bpe.encode(" " + text)))
-    elif args.valid:
+    try:
+        # the budget and token counts summ-prepare scores the candidates with
+        encoder = ExampleEncoder(args.encoder_json, args.vocab_bpe, max_source_positions=args.max_positions,
+                                 split_mode=args.split_mode)
+    except BPEFileError as err:
+        return fail(str(err))
+    if not args.encoder_json and args.valid:
         logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately (1.3 per word)")
 
     try:
         train = read_records(args.input, args.on_bad_record, args.max_docs)
         valid = read_records(args.valid, args.on_bad_record) if args.valid else []
-    except BadRecordError as err:
+    except SelectorInputError as err:
         return fail(str(err))
-    info = {"input_sha256": file_sha256(args.input), "max_docs": args.max_docs}
+    info = {"input_sha256": sha256_path(args.input), "max_docs": args.max_docs}
     try:
         selector = train_selector_on(train, args.split_mode, info)
     except ValueError as err:
@@ -107,8 +97,7 @@ def main(argv=None) -> int:
     selector.save(args.out)
     logger.info("wrote %s", args.out)
     if valid:
-        choice = score_candidates(valid, args.out, Budget(args.max_positions, count, args.split_mode),
-                                  candidates=(("lead", {}), ("learned", {})))
+        choice = score_candidates(valid, args.out, encoder.budget(), candidates=(("lead", {}), ("learned", {})))
         print(f"coverage of the reference on {args.valid} ({len(valid)} records, "
               f"{args.max_positions} positions):\n{format_table(choice)}")
     return 0

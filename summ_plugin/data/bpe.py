@@ -48,8 +48,10 @@ class GPT2BPE:
             self._encoder.cache.clear()
         return self._encoder.encode(text)
 
-    def decode(self, ids: Sequence[int]) -> str:
-        return self._encoder.decode([int(i) for i in ids])
+    def decode(self, ids: Sequence) -> str:
+        """BPE ids, as ints or as the strings a dictionary holds; ``<unk>`` and ``<mask>``
+        stay as they are (what fairseq's ``--bpe gpt2`` does with a model's output)."""
+        return self._encoder.decode([i if i in ("<unk>", "<mask>") else int(i) for i in ids])
 
 
 def _check_readable(path: str, what: str) -> None:

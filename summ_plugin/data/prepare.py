@@ -9,87 +9,38 @@ data-bin order) and ``prepare.json`` (options and per-split figures), written la
 Everything is built in ``DEST.tmp-<pid>`` and published with a rename, so a failed or
 interrupted run never leaves a directory that looks complete.
 
-Records stream through a worker pool in bounded, ordered chunks: memory does not grow with
-the corpus, and the bytes written do not depend on the number of workers.
+Records stream through a worker pool (pool.py) in bounded, ordered chunks: memory does not
+grow with the corpus, and the bytes written do not depend on the number of workers. Each
+worker turns records into examples with an ExampleEncoder (encoder.py); a SplitWriter
+(split_writer.py) writes them. This module is the driver: it checks the options, chooses
+and resolves the retrievers, holds the destination lock and publishes the result.
 """
 import hashlib
 import json
 import logging
 import os
-import re
 import shutil
-import unicodedata
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import replace
-from functools import lru_cache
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
-import numpy as np
 from tqdm import tqdm
 
 from summ_plugin.atomic import atomic_write_text
-from summ_plugin.safe_io import DestinationBusyError, DestinationLock, exit_when_parent_dies, remove_stale_temp_dirs
+from summ_plugin.safe_io import DestinationBusyError, DestinationLock, remove_stale_temp_dirs
+from summ_plugin.data.bad_records import BAD_RECORD_MODES, BadRecordPolicy, with_duplicate_check
+from summ_plugin.data.encoder import ExampleEncoder
 from summ_plugin.data.formats import iter_input_records, split_input_path, write_canonical_jsonl
+from summ_plugin.data.pool import OrderedPool, chunked
 from summ_plugin.data.records import BadRecordError, Record
+from summ_plugin.data.split_writer import SplitStats, SplitWriter
+from summ_plugin.data.text import clean_record
 from summ_plugin.data.config import (
     RESERVED_TOKENS, SELECTOR_FILE, SEPARATOR_TOKENS,
     SOURCE_LANG, SPLITS, TARGET_LANG, PrepareConfig, PrepareError,
 )
 
 logger = logging.getLogger(__name__)
-
-# GPT-2 BPE is quadratic in the length of a whitespace-free run; longer runs are broken up.
-MAX_RUN_CHARS = 100
-# Records per task sent to a worker, and how many tasks may be in flight per worker: the
-# window is what bounds memory (Pool.imap alone would read the whole input ahead).
-CHUNK_SIZE = 16
-TASKS_IN_FLIGHT_PER_WORKER = 4
-
-
-# ----------------------------------------------------------------------------- text hygiene
-
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # keeps \t \n
-_LONG_RUN = re.compile(r"\S{%d,}" % (MAX_RUN_CHARS + 1))
-
-
-def _break_run(match) -> str:
-    run = match.group(0)
-    return " ".join(run[i : i + MAX_RUN_CHARS] for i in range(0, len(run), MAX_RUN_CHARS))
-
-
-def clean_text(text: str) -> str:
-    """NFC-normalize, drop control characters (not \\n \\t) and lone surrogates (from JSON
-    escapes; they cannot be UTF-8 encoded), and break whitespace-free runs longer than
-    ``MAX_RUN_CHARS`` so that BPE stays linear on hostile input."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL_CHARS.sub("", text)
-    text = unicodedata.normalize("NFC", text)
-    return _LONG_RUN.sub(_break_run, text)
-
-
-def clean_record(record: Record) -> Tuple[Record, bool]:
-    """Return the cleaned record and whether anything changed."""
-
-    def opt(value):
-        return None if value is None else clean_text(value)
-
-    cleaned = Record(
-        id=record.id,
-        documents=[clean_text(d) for d in record.documents],
-        summary=opt(record.summary),
-        query=opt(record.query),
-        title=opt(record.title),
-        location=record.location,
-    )
-    return cleaned, cleaned != record
-
-
-def target_text(summary: str) -> str:
-    """Summary sentences joined with a space: newlines stay out of the BPE target (BART was
-    trained on summaries without them); rougeLsum re-splits the output into sentences."""
-    return " ".join(line.strip() for line in summary.split("\n") if line.strip())
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -143,313 +94,35 @@ def iter_split_records(path: str, config: PrepareConfig, split: str, require_sum
         raise PrepareError(str(err)) from None
 
 
-def with_duplicate_check(items: Iterable[object]) -> Iterator[object]:
-    """Pass records through, turning a repeated id into a BadRecordError (in stream order).
-
-    The set of seen ids is the one per-split structure that grows with the corpus: ids
-    only, a few bytes each.
-    """
-    first_seen: Dict[str, str] = {}
-    for item in items:
-        if isinstance(item, Record):
-            if item.id in first_seen:
-                item = BadRecordError(item.location, f"duplicate id '{item.id}' (first at {first_seen[item.id]})", item.id)
-            else:
-                first_seen[item.id] = item.location
-        yield item
-
-
-def chunked(items: Iterable[object], size: int) -> Iterator[List[object]]:
-    chunk: List[object] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-class OrderedPool:
-    """``map(fn, items)`` in input order on ``workers`` processes, with a bounded window.
-
-    One pool serves every split (worker start-up, BPE and retriever loading happen once).
-    ``workers == 1`` runs in this process: no pickling, same code path, same bytes out.
-    A ProcessPoolExecutor, not multiprocessing.Pool: when a worker dies (OOM killer) the
-    executor raises BrokenProcessPool where Pool would wait forever.
-    """
-
-    def __init__(self, workers: int, initializer: Callable, initargs: tuple):
-        self.workers = workers
-        self.initializer = initializer
-        self.initargs = initargs
-        self._executor = None
-
-    def __enter__(self) -> "OrderedPool":
-        if self.workers <= 1:
-            self.initializer(*self.initargs)
-        else:
-            self._executor = ProcessPoolExecutor(
-                self.workers, initializer=_start_worker, initargs=(os.getpid(), self.initializer, self.initargs)
-            )
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=exc_type is None, cancel_futures=True)
-            self._executor = None
-
-    def imap(self, fn: Callable, items: Iterable) -> Iterator:
-        if self._executor is None:
-            for item in items:
-                yield fn(item)
-            return
-        # executor.map would submit the whole input at once; this window is what bounds memory
-        window = self.workers * TASKS_IN_FLIGHT_PER_WORKER
-        pending: deque = deque()
-        try:
-            for item in items:
-                pending.append(self._executor.submit(fn, item))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
 # ----------------------------------------------------------------------------- per-record work (runs in workers)
 
-
-class ExampleEncoder:
-    """Turns one cleaned record into (source ids, target ids, metadata). One per worker."""
-
-    def __init__(self, config: PrepareConfig):
-        from summ_plugin import retrieval
-        from summ_plugin.data.bpe import load_dictionary, load_gpt2_bpe
-
-        self.config = config
-        self.bpe = load_gpt2_bpe(config.encoder_json, config.vocab_bpe)
-        self.dictionary = load_dictionary(config.dict_path)
-        self.eos = self.dictionary.eos()
-        self._retrieval = retrieval
-        self.retrievers = {}
-        for split in SPLITS:
-            name, options = config.retriever_for(split)
-            key = (name, json.dumps(options, sort_keys=True))
-            if key not in self.retrievers:
-                self.retrievers[key] = retrieval.build_retriever(name, **options)
-        self._encode_cached = lru_cache(maxsize=16384)(self._encode_uncached)
-
-    def _encode_uncached(self, text: str) -> Tuple[int, ...]:
-        """Dictionary indices of ``" " + text``: the leading space makes a passage encode the
-        same wherever it lands in the source."""
-        index = self.dictionary.index
-        return tuple(index(str(bpe_id)) for bpe_id in self.bpe.encode(" " + text))
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._encode_cached(text))
-
-    @staticmethod
-    def token_bounds(text: str) -> Tuple[int, int]:
-        """Cheap bounds on ``count_tokens``: GPT-2 BPE gives each whitespace-separated word at
-        least one token and each token at least one byte of ``" " + text``."""
-        return len(text.split()), len(text.encode("utf-8")) + 1
-
-    def encode_example(self, record: Record, split: str) -> Dict:
-        config = self.config
-        name, options = config.retriever_for(split)
-        retriever = self.retrievers[(name, json.dumps(options, sort_keys=True))]
-        reference = record.summary if split == "train" else None
-        selection = self._retrieval.select_source(
-            record.documents,
-            query=record.query,
-            reference=reference,
-            title=record.title,
-            retriever=retriever,
-            max_positions=config.max_source_positions,
-            count_tokens=self.count_tokens,
-            split_mode=config.split_mode,
-            reserved_tokens=RESERVED_TOKENS,
-            separator_tokens=SEPARATOR_TOKENS,
-            token_bounds=self.token_bounds,
-        )
-        source: List[int] = []
-        if selection.query:
-            source.extend(self._encode_cached(selection.query))
-            source.append(self.eos)
-        for passage in selection.passages:
-            source.extend(self._encode_cached(passage))
-        source.append(self.eos)
-        if len(source) > config.max_source_positions:
-            # the product's promise; a retrieval bug must not turn into a silently truncated input
-            raise RuntimeError(
-                f"{record.location}: source of {len(source)} tokens exceeds --max-source-positions "
-                f"{config.max_source_positions} (retriever {selection.retriever}); this is a bug"
-            )
-        if not selection.passages:
-            raise BadRecordError(record.location, "retrieval selected no passage (empty document after cleaning?)", record.id)
-
-        meta = {
-            "id": record.id,
-            "retriever": selection.retriever,
-            "passage_ids": [int(i) if isinstance(i, (int, np.integer)) else i for i in selection.passage_ids],
-            "n_source_tokens": len(source),
-            "n_passages": selection.n_passages,
-            "query_shortened": bool(getattr(selection, "query_shortened", False)),
-        }
-        has_summary = record.summary is not None and record.summary.strip() != ""
-        if has_summary:
-            summary = target_text(record.summary)
-            target = list(self._encode_uncached(summary))
-            truncated = len(target) + 1 > config.max_target_positions
-            if truncated:
-                target = target[: config.max_target_positions - 1]
-            target.append(self.eos)
-            coverage = self._retrieval.retrieval_coverage(" ".join(selection.passages), record.summary)
-            meta["rouge1_recall"] = round(float(coverage["rouge1_recall"]), 6)
-            meta["rouge2_recall"] = round(float(coverage["rouge2_recall"]), 6)
-        else:
-            target = [self.eos]
-            truncated = False
-        meta["n_target_tokens"] = len(target)
-        meta["target_truncated"] = truncated
-        return {"source": source, "target": target, "meta": meta}
-
-
-_WORKER: Dict[str, object] = {}
-
-
-def _start_worker(parent_pid: int, initializer: Callable, initargs: tuple) -> None:
-    """Pool worker start-up: end with the parent (no orphan blocked on its queue after a
-    SIGKILL of summ-prepare), then the real initializer."""
-    exit_when_parent_dies(parent_pid)
-    initializer(*initargs)
+_WORKER: Dict[str, ExampleEncoder] = {}
 
 
 def _init_worker(config: PrepareConfig) -> None:
-    _WORKER["encoder"] = ExampleEncoder(config)
+    _WORKER["encoder"] = ExampleEncoder.from_config(config)
 
 
-def _process_chunk(task: Tuple[str, List[object]]) -> List[Tuple]:
-    """Worker entry: ``("ok", example, cleaned)`` or ``("bad", location, reason, id)`` per item.
+def _encode_chunk(task: Tuple[Tuple[str, Dict], bool, List[object]]) -> List[object]:
+    """Worker entry: per item, ``(example, cleaned)`` or the BadRecordError (it pickles as it is).
 
-    Items are records or ``("bad", ...)`` tuples of errors found while reading, passed
-    through so that every outcome comes back in input order."""
-    split, items = task
-    encoder: ExampleEncoder = _WORKER["encoder"]
-    results = []
+    Items are records or the errors found while reading them, passed through so that every
+    outcome comes back in input order."""
+    (name, options), use_reference, items = task
+    encoder = _WORKER["encoder"]
+    retriever = encoder.retriever(name, options)
+    results: List[object] = []
     for item in items:
-        if isinstance(item, tuple):
-            results.append(item)
-            continue
-        record, cleaned = clean_record(item)
-        try:
-            if not any(d.strip() for d in record.documents):
-                raise BadRecordError(record.location, "empty document after removing control characters", record.id)
-            results.append(("ok", encoder.encode_example(record, split), cleaned))
-        except BadRecordError as err:
-            results.append(("bad", err.location, err.reason, err.record_id))
+        if isinstance(item, Record):
+            try:
+                item = encoder.encode(item, retriever, use_reference)
+            except BadRecordError as err:
+                item = err
+        results.append(item)
     return results
 
 
-# ----------------------------------------------------------------------------- writing
-
-
-class SplitWriter:
-    """Writes one split's source/target mmap datasets and meta.jsonl into one or more dirs."""
-
-    def __init__(self, split: str, out_dirs: Sequence[str], vocab_size: int):
-        from fairseq.data import indexed_dataset
-
-        self.split = split
-        self.out_dirs = list(out_dirs)
-        self.builders = []
-        self.meta_files = []
-        for out_dir in self.out_dirs:
-            pair = {}
-            for lang in (SOURCE_LANG, TARGET_LANG):
-                prefix = self.prefix(out_dir, lang)
-                pair[lang] = indexed_dataset.make_builder(
-                    indexed_dataset.data_file_path(prefix), impl="mmap", vocab_size=vocab_size
-                )
-            self.builders.append(pair)
-            self.meta_files.append(open(os.path.join(out_dir, f"{split}.meta.jsonl"), "w", encoding="utf-8"))
-        self.count = 0
-
-    def prefix(self, out_dir: str, lang: str) -> str:
-        return os.path.join(out_dir, f"{self.split}.{SOURCE_LANG}-{TARGET_LANG}.{lang}")
-
-    def add(self, example: Dict) -> None:
-        import torch
-
-        # round-robin over shards: deterministic, and every shard gets a fair share
-        slot = self.count % len(self.out_dirs)
-        self.builders[slot][SOURCE_LANG].add_item(torch.IntTensor(example["source"]))
-        self.builders[slot][TARGET_LANG].add_item(torch.IntTensor(example["target"]))
-        self.meta_files[slot].write(json.dumps(example["meta"], ensure_ascii=False, sort_keys=True) + "\n")
-        self.count += 1
-
-    def close(self) -> None:
-        from fairseq.data import indexed_dataset
-
-        for out_dir, pair, meta in zip(self.out_dirs, self.builders, self.meta_files):
-            for lang, builder in pair.items():
-                builder.finalize(indexed_dataset.index_file_path(self.prefix(out_dir, lang)))
-            meta.close()
-
-
-class SplitStats:
-    def __init__(self):
-        self.examples = 0
-        self.skipped = 0
-        self.targets_truncated = 0
-        self.records_cleaned = 0
-        self.source_tokens = 0
-        self.max_source_tokens = 0
-        self.passages_selected = 0
-        self.coverage_n = 0
-        self.rouge1 = 0.0
-        self.rouge2 = 0.0
-        self.tokens = 0  # source + target tokens, eos included
-        self.unk_tokens = 0
-
-    def add(self, example: Dict, cleaned: bool, unk: int) -> None:
-        meta = example["meta"]
-        self.tokens += len(example["source"]) + len(example["target"])
-        self.unk_tokens += example["source"].count(unk) + example["target"].count(unk)
-        self.examples += 1
-        self.records_cleaned += int(cleaned)
-        self.targets_truncated += int(meta["target_truncated"])
-        self.source_tokens += meta["n_source_tokens"]
-        self.max_source_tokens = max(self.max_source_tokens, meta["n_source_tokens"])
-        self.passages_selected += len(meta["passage_ids"])
-        if "rouge1_recall" in meta:
-            self.coverage_n += 1
-            self.rouge1 += meta["rouge1_recall"]
-            self.rouge2 += meta["rouge2_recall"]
-
-    def unk_rate_percent(self) -> float:
-        return 100.0 * self.unk_tokens / self.tokens if self.tokens else 0.0
-
-    def to_json(self) -> Dict:
-        n = max(self.examples, 1)
-        out = {
-            "examples": self.examples,
-            "skipped": self.skipped,
-            "targets_truncated": self.targets_truncated,
-            "records_cleaned": self.records_cleaned,
-            "mean_source_tokens": round(self.source_tokens / n, 3),
-            "max_source_tokens": self.max_source_tokens,
-            "mean_passages_selected": round(self.passages_selected / n, 3),
-            "unk_rate_percent": round(self.unk_rate_percent(), 4),
-        }
-        if self.coverage_n:
-            out["mean_rouge1_recall"] = round(self.rouge1 / self.coverage_n, 6)
-            out["mean_rouge2_recall"] = round(self.rouge2 / self.coverage_n, 6)
-        return out
-
+# ----------------------------------------------------------------------------- checks
 
 # tokens seen before the <unk> rate is judged mid-split (the end of a split is always judged)
 UNK_CHECK_MIN_TOKENS = 20000
@@ -496,7 +169,7 @@ def validate_config(config: PrepareConfig) -> None:
             raise PrepareError(f"--allow-missing-summary: unknown split '{split}'")
         if split in ("train", "valid"):
             raise PrepareError(f"--allow-missing-summary {split}: train and valid need summaries")
-    if config.on_bad_record not in ("error", "skip"):
+    if config.on_bad_record not in BAD_RECORD_MODES:
         raise PrepareError(f"--on-bad-record must be error or skip, got {config.on_bad_record!r}")
     if config.max_source_positions <= RESERVED_TOKENS + SEPARATOR_TOKENS + 1:
         raise PrepareError(f"--max-source-positions {config.max_source_positions} is too small")
@@ -591,39 +264,21 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
     name, options = config.retriever_for(split)
     logger.info("%s: %s, retriever %s %s, %d worker(s)", split, path, name, json.dumps(options, sort_keys=True), config.workers)
 
-    items = (
-        ("bad", item.location, item.reason, item.record_id) if isinstance(item, BadRecordError) else item
-        for item in with_duplicate_check(iter_split_records(path, config, split, require_summary))
-    )
-    tasks = ((split, chunk) for chunk in chunked(items, CHUNK_SIZE))
-    writer = SplitWriter(split, out_dirs, vocab_size)
-    stats = SplitStats()
-    skipped_path = os.path.join(out_root, f"{split}.skipped.jsonl")
-    skipped_file = None
-    results_stream = pool.imap(_process_chunk, tasks)
-    try:
-        with tqdm(desc=f"summ-prepare {split}", unit="doc", mininterval=1.0) as progress, closing(results_stream):
-            for result in (r for results in results_stream for r in results):
-                progress.update(1)
-                if result[0] == "ok":
-                    _, example, cleaned = result
-                    writer.add(example)
-                    stats.add(example, cleaned, unk)
-                    check_unk_rate(stats, split, config, final=False)
-                    continue
-                _, location, reason, record_id = result
-                if config.on_bad_record == "error":
-                    raise PrepareError(f"{location}: {reason}")
-                if skipped_file is None:
-                    skipped_file = open(skipped_path, "w", encoding="utf-8")
-                skipped_file.write(
-                    json.dumps({"location": location, "id": record_id, "reason": reason}, ensure_ascii=False) + "\n"
-                )
-                stats.skipped += 1
-    finally:
-        writer.close()
-        if skipped_file is not None:
-            skipped_file.close()
+    items = with_duplicate_check(iter_split_records(path, config, split, require_summary))
+    # only the training data's retriever may read the summary (the oracle)
+    tasks = (((name, options), split == "train", chunk) for chunk in chunked(items))
+    results_stream = pool.imap(_encode_chunk, tasks)
+    with SplitWriter(split, out_dirs, vocab_size, unk, out_root) as writer, \
+            tqdm(desc=f"summ-prepare {split}", unit="doc", mininterval=1.0) as progress, closing(results_stream):
+        policy = BadRecordPolicy(config.on_bad_record, PrepareError, on_skip=writer.skip)
+        for result in (r for results in results_stream for r in results):
+            progress.update(1)
+            if isinstance(result, BadRecordError):
+                policy.handle(result)
+                continue
+            writer.add(*result)
+            check_unk_rate(writer.stats, split, config, final=False)
+    stats = writer.stats
     if stats.examples == 0:
         raise PrepareError(f"{path}: no usable records for split '{split}'")
     check_unk_rate(stats, split, config, final=True)
@@ -709,17 +364,7 @@ def _sample_records(path: str, config: PrepareConfig, split: str, limit: int) ->
     return records
 
 
-def _token_budget(config: PrepareConfig):
-    from summ_plugin.data.bpe import load_gpt2_bpe
-    from summ_plugin.retrieval.choice import Budget
-
-    bpe = load_gpt2_bpe(config.encoder_json, config.vocab_bpe)
-    count = lru_cache(maxsize=None)(lambda text: len(bpe.encode(" " + text)))
-    return Budget(config.max_source_positions, count, config.split_mode, RESERVED_TOKENS,
-                  SEPARATOR_TOKENS, ExampleEncoder.token_bounds)
-
-
-def choose_default_retriever(config: PrepareConfig, out_dir: str):
+def choose_default_retriever(config: PrepareConfig, out_dir: str, encoder: ExampleEncoder):
     """The retriever for valid/test when none was given: see summ_plugin.retrieval.choice."""
     from summ_plugin.retrieval.choice import Choice, choose_retriever
 
@@ -732,17 +377,17 @@ def choose_default_retriever(config: PrepareConfig, out_dir: str):
     else:  # no valid split: score on every fifth training record, train on the others
         held_out, train = train[4::5], [r for i, r in enumerate(train) if i % 5 != 4]
     info = {"input_sha256": sha256_path(train_path), "records": len(train)}
-    return choose_retriever(train, held_out, _token_budget(config), os.path.join(out_dir, SELECTOR_FILE), info,
+    return choose_retriever(train, held_out, encoder.budget(), os.path.join(out_dir, SELECTOR_FILE), info,
                             config.workers)
 
 
-def resolve_retrievers(config: PrepareConfig, out_dir: str) -> Tuple[PrepareConfig, Dict]:
+def resolve_retrievers(config: PrepareConfig, out_dir: str, encoder: ExampleEncoder) -> Tuple[PrepareConfig, Dict]:
     """Fill in the default retriever and copy every selector file the retrievers use into
     ``out_dir`` (the data-bin holds what it was made with). Returns the config the workers
     use and the report for prepare.json."""
     report: Dict = {}
     if config.retriever is None:
-        choice = choose_default_retriever(config, out_dir)
+        choice = choose_default_retriever(config, out_dir, encoder)
         if not choice.table:
             logger.info("retriever: %s", choice.reason)
         config = replace(config, retriever=choice.retriever, retriever_options=dict(choice.options))
@@ -778,14 +423,14 @@ def prepare_data_bin(config: PrepareConfig) -> str:
 
 
 def _prepare_locked(config: PrepareConfig, dest: str) -> str:
-    from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe, load_dictionary, load_gpt2_bpe
+    from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe
 
     _check_destination(dest, config.overwrite)
     state_at_start = destination_state(dest)
     try:
-        bpe = load_gpt2_bpe(config.encoder_json, config.vocab_bpe)  # fail before any work, naming the file
-        dictionary = load_dictionary(config.dict_path)
-        check_dictionary_matches_bpe(dictionary, bpe, config.dict_path)
+        encoder = ExampleEncoder.from_config(config)  # fail before any work, naming the file
+        dictionary = encoder.dictionary
+        check_dictionary_matches_bpe(dictionary, encoder.bpe, config.dict_path)
     except BPEFileError as err:
         raise PrepareError(str(err)) from None
     logger.info(
@@ -807,7 +452,7 @@ def _prepare_locked(config: PrepareConfig, dest: str) -> str:
             os.makedirs(out_dir, exist_ok=True)
             for lang in (SOURCE_LANG, TARGET_LANG):
                 shutil.copyfile(config.dict_path, os.path.join(out_dir, f"dict.{lang}.txt"))
-        config, retrieval_report = resolve_retrievers(config, tmp)
+        config, retrieval_report = resolve_retrievers(config, tmp, encoder)
         splits = {}
         with OrderedPool(config.workers, _init_worker, (config,)) as pool:
             for split in SPLITS:
@@ -864,18 +509,8 @@ def convert_only(config: PrepareConfig, out_path: str) -> int:
         raise PrepareError(f"--convert-only takes exactly one input, got {len(config.inputs)} ({', '.join(config.inputs)})")
     ((split, path),) = config.inputs.items()
     require_summary = split not in config.allow_missing_summary
-    skipped: List[BadRecordError] = []
-
-    def good_records():
-        for item in with_duplicate_check(iter_split_records(path, config, split, require_summary)):
-            if isinstance(item, BadRecordError):
-                if config.on_bad_record == "error":
-                    raise PrepareError(f"{item.location}: {item.reason}")
-                skipped.append(item)
-                continue
-            yield item
-
-    count = write_canonical_jsonl(good_records(), out_path)
-    if skipped:
-        logger.info("skipped %d bad records (first: %s: %s)", len(skipped), skipped[0].location, skipped[0].reason)
+    policy = BadRecordPolicy(config.on_bad_record, PrepareError)
+    records = with_duplicate_check(iter_split_records(path, config, split, require_summary))
+    count = write_canonical_jsonl(policy.records(records), out_path)
+    policy.log_summary(logger, path)
     return count

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from .base import build_retriever
 from .coverage import retrieval_coverage
 from .learned import LearnedSelector, oracle_labelled_features, train_selector
-from .selection import select_source
+from .selection import Selection, select_source
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ CANDIDATES: Tuple[Tuple[str, Dict], ...] = (
 
 @dataclass
 class Budget:
-    """How select_source is called: the same numbers as the data-bin is prepared with."""
+    """How select_source is called: the same numbers as the data-bin is prepared with
+    (``summ_plugin.data.encoder.ExampleEncoder.budget`` builds it for every tool)."""
 
     max_positions: int
     count_tokens: Callable[[str], int]
@@ -40,6 +41,15 @@ class Budget:
     reserved_tokens: int = 2
     separator_tokens: int = 1
     token_bounds: Optional[Callable[[str], Tuple[int, int]]] = None
+
+    def select(self, record, retriever, reference: Optional[str] = None) -> Selection:
+        """``select_source`` for ``record`` under this budget. ``reference``: the summary, for
+        the retrievers that read it (training data only); None everywhere else."""
+        return select_source(record.documents, query=record.query, reference=reference, title=record.title,
+                             retriever=retriever, max_positions=self.max_positions,
+                             count_tokens=self.count_tokens, split_mode=self.split_mode,
+                             reserved_tokens=self.reserved_tokens, separator_tokens=self.separator_tokens,
+                             token_bounds=self.token_bounds)
 
 
 @dataclass
@@ -57,11 +67,7 @@ class Choice:
 
 def record_coverage(record, retriever, budget: Budget) -> Dict[str, float]:
     """ROUGE-1/2 recall of ``record``'s reference by the source ``retriever`` selects for it."""
-    selection = select_source(record.documents, query=record.query, reference=None, title=record.title,
-                              retriever=retriever, max_positions=budget.max_positions,
-                              count_tokens=budget.count_tokens, split_mode=budget.split_mode,
-                              reserved_tokens=budget.reserved_tokens,
-                              separator_tokens=budget.separator_tokens, token_bounds=budget.token_bounds)
+    selection = budget.select(record, retriever)
     return retrieval_coverage(" ".join(selection.passages), record.summary)
 
 

@@ -1,0 +1,183 @@
+"""One record -> model input: the core that every tool goes through.
+
+summ-prepare (and the raw-directory task path, which runs it), summ-summarize,
+summ-train-selector and summ-eval-retrieval all clean, budget, select and encode with one
+:class:`ExampleEncoder`, so the model and the selector see the same text, cut the same way,
+wherever a record comes from. The steps, each usable alone:
+
+    select         retrieval under the budget -> Selection
+    build_source   retrieval, then the selection's ids: [query </s>] passages </s>
+    build_target   the summary -> target ids ending in </s>, and whether it was cut
+    coverage       ROUGE-1/2 recall of the selected text against the summary
+    encode         clean (summ_plugin.data.text), then all of the above: one example
+
+``use_reference``: whether retrieval may read the record's summary (the oracle and other
+reference-guided retrievers; training data only). summ-prepare passes ``split == "train"``,
+summ-summarize False.
+"""
+import copy
+import json
+from functools import lru_cache
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from summ_plugin.data.config import RESERVED_TOKENS, SEPARATOR_TOKENS, PrepareConfig
+from summ_plugin.data.records import BadRecordError, Record
+from summ_plugin.data.text import clean_record, target_text
+from summ_plugin.retrieval import Selection, approx_token_count, build_retriever, retrieval_coverage
+from summ_plugin.retrieval.choice import Budget
+
+# dictionary-id encodings kept: a passage is encoded once to count it and once to emit it
+ENCODE_CACHE_SIZE = 16384
+
+
+class ExampleEncoder:
+    """The source budget, the GPT-2 BPE and the dictionary of one set of prepared data.
+
+    One per worker process. Without ``dict_path`` tokens are counted exactly but no ids
+    are made (the selector and retrieval tools); without BPE files (``encoder_json`` None)
+    they are counted approximately, 1.3 per word (quick evaluation only, see
+    summ_plugin.retrieval.tokens).
+    """
+
+    def __init__(self, encoder_json: Optional[str], vocab_bpe: Optional[str], dict_path: Optional[str] = None, *,
+                 max_source_positions: int = 1024, max_target_positions: int = 1024, split_mode: str = "sentence"):
+        from summ_plugin.data.bpe import load_dictionary, load_gpt2_bpe
+
+        self.max_source_positions = max_source_positions
+        self.max_target_positions = max_target_positions
+        self.split_mode = split_mode
+        self.bpe = load_gpt2_bpe(encoder_json, vocab_bpe) if (encoder_json or vocab_bpe) else None
+        self.dictionary = load_dictionary(dict_path) if dict_path else None
+        self.eos = self.dictionary.eos() if self.dictionary is not None else None
+        self.encode_text = lru_cache(maxsize=ENCODE_CACHE_SIZE)(self._encode)
+        self._approx_count = lru_cache(maxsize=None)(approx_token_count)
+        self._retrievers: Dict[Tuple[str, str], object] = {}
+        self._budget = self.budget()
+
+    @classmethod
+    def from_config(cls, config: PrepareConfig) -> "ExampleEncoder":
+        return cls(config.encoder_json, config.vocab_bpe, config.dict_path,
+                   max_source_positions=config.max_source_positions,
+                   max_target_positions=config.max_target_positions, split_mode=config.split_mode)
+
+    # ------------------------------------------------------------------ BPE and budget
+
+    def _encode(self, text: str) -> Tuple[int, ...]:
+        """Dictionary ids (BPE ids without a dictionary) of ``" " + text``: the leading space
+        makes a passage encode the same wherever it lands in the source."""
+        if self.bpe is None:
+            raise RuntimeError("this ExampleEncoder has no BPE files: it counts tokens approximately and cannot encode")
+        ids = self.bpe.encode(" " + text)
+        if self.dictionary is None:
+            return tuple(ids)
+        index = self.dictionary.index
+        return tuple(index(str(bpe_id)) for bpe_id in ids)
+
+    def count_tokens(self, text: str) -> int:
+        if self.bpe is None:
+            return self._approx_count(text)
+        return len(self.encode_text(text))
+
+    @staticmethod
+    def token_bounds(text: str) -> Tuple[int, int]:
+        """Cheap bounds on ``count_tokens``: GPT-2 BPE gives each whitespace-separated word at
+        least one token and each token at least one byte of ``" " + text``."""
+        return len(text.split()), len(text.encode("utf-8")) + 1
+
+    def budget(self) -> Budget:
+        """How retrieval is called: positions, reserved and separator tokens, the token count."""
+        return Budget(self.max_source_positions, self.count_tokens, self.split_mode, RESERVED_TOKENS,
+                      SEPARATOR_TOKENS, self.token_bounds if self.bpe is not None else None)
+
+    def with_source_positions(self, max_source_positions: int) -> "ExampleEncoder":
+        """This encoder (the same BPE, dictionary and caches) under another source budget."""
+        other = copy.copy(self)
+        other.max_source_positions = max_source_positions
+        other._budget = other.budget()
+        return other
+
+    def decode(self, token_ids, dictionary=None) -> str:
+        """Dictionary ids (a model's output) -> text, as fairseq's ``--bpe gpt2`` decodes them.
+        ``dictionary``: the one the ids index (default: this encoder's)."""
+        import torch
+
+        dictionary = self.dictionary if dictionary is None else dictionary
+        text = dictionary.string(torch.as_tensor(token_ids).int().cpu(), extra_symbols_to_ignore={dictionary.bos()})
+        return self.bpe.decode(text.split()).strip() if text else ""
+
+    def retriever(self, name: str, options: Optional[Dict] = None):
+        """The retriever ``name`` with ``options``, built once per encoder (a learned one
+        loads its selector file; the oracle memoizes its tables)."""
+        key = (name, json.dumps(options or {}, sort_keys=True))
+        if key not in self._retrievers:
+            self._retrievers[key] = build_retriever(name, **(options or {}))
+        return self._retrievers[key]
+
+    # ------------------------------------------------------------------ the steps
+
+    def select(self, record: Record, retriever, use_reference: bool) -> Selection:
+        return self._budget.select(record, retriever, record.summary if use_reference else None)
+
+    def build_source(self, record: Record, retriever, use_reference: bool) -> Tuple[List[int], Selection]:
+        selection = self.select(record, retriever, use_reference)
+        source: List[int] = []
+        if selection.query:
+            source.extend(self.encode_text(selection.query))
+            source.append(self.eos)
+        for passage in selection.passages:
+            source.extend(self.encode_text(passage))
+        source.append(self.eos)
+        if len(source) > self.max_source_positions:
+            # the product's promise; a retrieval bug must not turn into a silently truncated input
+            raise RuntimeError(
+                f"{record.location}: source of {len(source)} tokens exceeds --max-source-positions "
+                f"{self.max_source_positions} (retriever {selection.retriever}); this is a bug"
+            )
+        if not selection.passages:
+            raise BadRecordError(record.location, "retrieval selected no passage (empty document after cleaning?)", record.id)
+        return source, selection
+
+    def build_target(self, summary: Optional[str]) -> Tuple[List[int], bool]:
+        """Target ids ending in </s>, cut to ``max_target_positions``; just </s> without a summary."""
+        if summary is None or not summary.strip():
+            return [self.eos], False
+        target = list(self._encode(target_text(summary)))  # not cached: each summary is seen once
+        truncated = len(target) + 1 > self.max_target_positions
+        if truncated:
+            target = target[: self.max_target_positions - 1]
+        target.append(self.eos)
+        return target, truncated
+
+    @staticmethod
+    def coverage(selection: Selection, summary: str) -> Dict[str, float]:
+        return retrieval_coverage(" ".join(selection.passages), summary)
+
+    def encode_example(self, record: Record, retriever, use_reference: bool) -> Dict:
+        """``{"source", "target", "meta"}`` of one cleaned record (see :meth:`encode`)."""
+        source, selection = self.build_source(record, retriever, use_reference)
+        meta = {
+            "id": record.id,
+            "retriever": selection.retriever,
+            "passage_ids": [int(i) if isinstance(i, (int, np.integer)) else i for i in selection.passage_ids],
+            "n_source_tokens": len(source),
+            "n_passages": selection.n_passages,
+            "query_shortened": bool(getattr(selection, "query_shortened", False)),
+        }
+        target, truncated = self.build_target(record.summary)
+        if record.summary is not None and record.summary.strip():
+            coverage = self.coverage(selection, record.summary)
+            meta["rouge1_recall"] = round(float(coverage["rouge1_recall"]), 6)
+            meta["rouge2_recall"] = round(float(coverage["rouge2_recall"]), 6)
+        meta["n_target_tokens"] = len(target)
+        meta["target_truncated"] = truncated
+        return {"source": source, "target": target, "meta": meta}
+
+    def encode(self, record: Record, retriever, use_reference: bool) -> Tuple[Dict, bool]:
+        """Clean a raw record and encode it: ``(example, whether cleaning changed it)``.
+        A record with nothing left to read raises BadRecordError."""
+        record, cleaned = clean_record(record)
+        if not any(d.strip() for d in record.documents):
+            raise BadRecordError(record.location, "empty document after removing control characters", record.id)
+        return self.encode_example(record, retriever, use_reference), cleaned

@@ -1,0 +1,55 @@
+"""Text hygiene: what every tool does to a record's text before it is split, scored or encoded.
+
+summ-prepare, summ-summarize, summ-train-selector, summ-eval-retrieval and summ-make-vocab
+all clean with these functions, so a selector is trained on exactly the text it later scores
+and a model reads at inference the text it was trained on. No fairseq import.
+"""
+import re
+import unicodedata
+from typing import Tuple
+
+from summ_plugin.data.records import Record
+
+# GPT-2 BPE is quadratic in the length of a whitespace-free run; longer runs are broken up.
+MAX_RUN_CHARS = 100
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # keeps \t \n
+_LONG_RUN = re.compile(r"\S{%d,}" % (MAX_RUN_CHARS + 1))
+
+
+def _break_run(match) -> str:
+    run = match.group(0)
+    return " ".join(run[i : i + MAX_RUN_CHARS] for i in range(0, len(run), MAX_RUN_CHARS))
+
+
+def clean_text(text: str) -> str:
+    """NFC-normalize, drop control characters (not \\n \\t) and lone surrogates (from JSON
+    escapes; they cannot be UTF-8 encoded), and break whitespace-free runs longer than
+    ``MAX_RUN_CHARS`` so that BPE stays linear on hostile input."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL_CHARS.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    return _LONG_RUN.sub(_break_run, text)
+
+
+def clean_record(record: Record) -> Tuple[Record, bool]:
+    """Return the cleaned record and whether anything changed."""
+
+    def opt(value):
+        return None if value is None else clean_text(value)
+
+    cleaned = Record(
+        id=record.id,
+        documents=[clean_text(d) for d in record.documents],
+        summary=opt(record.summary),
+        query=opt(record.query),
+        title=opt(record.title),
+        location=record.location,
+    )
+    return cleaned, cleaned != record
+
+
+def target_text(summary: str) -> str:
+    """Summary sentences joined with a space: newlines stay out of the BPE target (BART was
+    trained on summaries without them); rougeLsum re-splits the output into sentences."""
+    return " ".join(line.strip() for line in summary.split("\n") if line.strip())
