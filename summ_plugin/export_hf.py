@@ -42,6 +42,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from .data.prepare import read_prepare_json, recorded_retriever
+from .errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -58,17 +59,18 @@ ACTIVATIONS = {"gelu": "gelu", "relu": "relu", "tanh": "tanh", "linear": "linear
                "gelu_accurate": "gelu_new", "gelu_fast": "gelu_new"}
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """A user error (bad checkpoint, missing dictionary, existing output): one line for the CLI."""
 
 
 @dataclass
 class ExportOptions:
-    checkpoint: str
-    out: str
-    data_bin: Optional[str] = None
-    encoder_json: Optional[str] = None
-    vocab_bpe: Optional[str] = None
+    checkpoint: str = field(metadata={"help": "fairseq checkpoint (checkpoint_best.pt)"})
+    out: str = field(metadata={"help": "output directory (must not exist)"})
+    data_bin: Optional[str] = field(default=None, metadata={
+        "help": "data-bin the model was trained on (dict.source.txt, prepare.json); default: the checkpoint's task.data"})
+    encoder_json: Optional[str] = field(default=None, metadata={"help": "GPT-2 encoder.json (default: as in training)"})
+    vocab_bpe: Optional[str] = field(default=None, metadata={"help": "GPT-2 vocab.bpe (default: as in training)"})
 
 
 @dataclass

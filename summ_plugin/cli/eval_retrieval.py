@@ -25,17 +25,17 @@ from typing import Callable, Dict, List, Optional
 
 from tqdm import tqdm
 
-from summ_plugin.data.records import BadRecordError, iter_jsonl_records
+from summ_plugin.data.formats import iter_input_records
+from summ_plugin.data.records import BadRecordError
 from summ_plugin.atomic import atomic_write_json
-from summ_plugin.cli import setup_logging
+from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_tool, setup_logging
+from summ_plugin.errors import UserError
 from summ_plugin.retrieval import (SPLIT_MODES, approx_token_count, available_retrievers,
                                    build_retriever, retrieval_coverage, select_source)
 
 logger = logging.getLogger("summ_plugin.cli.eval_retrieval")
 
-
-class UserError(Exception):
-    """A problem with the command line or the input: one line on stderr, exit code 2."""
+PROG = "summ-eval-retrieval"
 
 
 def gpt2_token_counter(encoder_json: str, vocab_bpe: str) -> Callable[[str], int]:
@@ -85,12 +85,14 @@ def build_all(names: List[str], options: Dict[str, Dict[str, str]], selector: Op
 
 
 def evaluate(path: str, retrievers: Dict, max_positions: int, count_tokens, split_mode: str,
-             max_docs: Optional[int] = None) -> Dict:
+             max_docs: Optional[int] = None, fmt: str = "auto", fields=None, on_bad_record: str = "error") -> Dict:
     sums = {name: {"rouge1_recall": 0.0, "rouge2_recall": 0.0, "n_tokens": 0, "seconds": 0.0}
             for name in retrievers}
     n_records = 0
-    for item in tqdm(iter_jsonl_records(path), desc="records", unit="rec", disable=None):
+    for item in tqdm(iter_input_records(path, fmt, fields), desc="records", unit="rec", disable=None):
         if isinstance(item, BadRecordError):
+            if on_bad_record == "skip":
+                continue
             raise UserError(str(item))
         if max_docs is not None and n_records >= max_docs:
             break
@@ -191,8 +193,9 @@ def parse_budgets(spec: str) -> List[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="summ-eval-retrieval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input", required=True, help="JSONL records with summaries")
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", required=True, help="records with summaries (any input format summ-prepare "
+                        "reads, see --format)")
     parser.add_argument("--retrievers", default="lead,bm25,centrality,hybrid,oracle",
                         help=f"comma-separated, from: {', '.join(available_retrievers())}")
     parser.add_argument("--max-positions", "--max-source-positions", dest="max_positions", default="1024",
@@ -206,35 +209,39 @@ def build_parser() -> argparse.ArgumentParser:
                         help="retriever option, e.g. hybrid.lead_share=0.2 (repeatable)")
     parser.add_argument("--max-docs", type=int, help="evaluate only the first N records")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    add_record_options(parser.add_argument_group("records"))
+    add_log_level_option(parser)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging()
-    try:
-        names = [n.strip() for n in args.retrievers.split(",") if n.strip()]
-        if not names:
-            raise UserError("--retrievers is empty")
-        if not os.path.isfile(args.input):
-            raise UserError(f"input file not found: {args.input}")
-        budgets = parse_budgets(args.max_positions)
-        if bool(args.encoder_json) != bool(args.vocab_bpe):
-            raise UserError("give both --encoder-json and --vocab-bpe, or neither")
-        if args.encoder_json:
-            count_tokens = gpt2_token_counter(args.encoder_json, args.vocab_bpe)
-            token_counting = "exact GPT-2 BPE token counts"
-        else:
-            count_tokens = lru_cache(maxsize=None)(approx_token_count)
-            token_counting = "approximate token counts (1.3 per word)"
-        retrievers = build_all(names, parse_options(args.option, names), args.selector)
-        if not args.encoder_json:
-            logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
-        reports = [evaluate(args.input, retrievers, budget, count_tokens, args.split_mode, args.max_docs)
-                   for budget in budgets]
-    except UserError as err:
-        print(f"summ-eval-retrieval: error: {err}", file=sys.stderr)
-        return 2
+    setup_logging(args.log_level)
+    return run_tool(PROG, lambda: run(args), user_errors=(BadRecordError,))
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.retrievers.split(",") if n.strip()]
+    if not names:
+        raise UserError("--retrievers is empty")
+    if not os.path.isfile(args.input):
+        raise UserError(f"input file not found: {args.input}")
+    budgets = parse_budgets(args.max_positions)
+    if bool(args.encoder_json) != bool(args.vocab_bpe):
+        raise UserError("give both --encoder-json and --vocab-bpe, or neither")
+    if args.encoder_json:
+        count_tokens = gpt2_token_counter(args.encoder_json, args.vocab_bpe)
+        token_counting = "exact GPT-2 BPE token counts"
+    else:
+        count_tokens = lru_cache(maxsize=None)(approx_token_count)
+        token_counting = "approximate token counts (1.3 per word)"
+    retrievers = build_all(names, parse_options(args.option, names), args.selector)
+    if not args.encoder_json:
+        logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
+    fields = record_fields(args)
+    reports = [evaluate(args.input, retrievers, budget, count_tokens, args.split_mode, args.max_docs,
+                        args.format, fields, args.on_bad_record)
+               for budget in budgets]
     if len(reports) == 1:
         report = reports[0]
         report["token_counting"] = token_counting

@@ -21,11 +21,15 @@ import sys
 from functools import lru_cache
 
 from summ_plugin.data.bpe import BPEFileError, load_gpt2_bpe
+from summ_plugin.data.formats import iter_input_records
 from summ_plugin.data.prepare import clean_record
-from summ_plugin.data.records import BadRecordError, iter_jsonl_records
+from summ_plugin.data.records import BadRecordError
+from summ_plugin.errors import UserError
 from summ_plugin.retrieval import SPLIT_MODES, approx_token_count
 from summ_plugin.retrieval.choice import Budget, format_table, score_candidates, train_selector_on
-from summ_plugin.cli import setup_logging
+from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_tool, setup_logging
+
+PROG = "summ-train-selector"
 
 logger = logging.getLogger("summ_plugin.cli.train_selector")
 
@@ -38,10 +42,11 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def read_records(path: str, on_bad_record: str, limit=None):
-    """Cleaned records of a JSONL file (bad ones raise, or are skipped and counted)."""
+def read_records(path: str, on_bad_record: str, limit=None, fmt: str = "auto", fields=None):
+    """Cleaned records of an input file in any format summ-prepare reads (bad ones raise, or
+    are skipped and counted)."""
     records, skipped = [], 0
-    for item in iter_jsonl_records(path):
+    for item in iter_input_records(path, fmt, fields):
         if isinstance(item, BadRecordError):
             if on_bad_record == "error":
                 raise item
@@ -55,54 +60,54 @@ def read_records(path: str, on_bad_record: str, limit=None):
     return records
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="summ-train-selector", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input", required=True, help="training JSONL records with summaries")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", required=True, help="training records with summaries (any input format "
+                        "summ-prepare reads, see --format)")
     parser.add_argument("--out", required=True, help="selector JSON to write")
     parser.add_argument("--split-mode", default="sentence", choices=SPLIT_MODES)
     parser.add_argument("--max-docs", type=int, help="use only the first N records")
-    parser.add_argument("--on-bad-record", choices=("error", "skip"), default="error")
-    parser.add_argument("--valid", help="JSONL records with summaries to report the coverage on")
+    parser.add_argument("--valid", help="records with summaries to report the coverage on (same format)")
     parser.add_argument("--max-positions", type=int, default=1024, help="source budget for --valid")
     parser.add_argument("--encoder-json", help="GPT-2 encoder.json (exact token counts for --valid)")
     parser.add_argument("--vocab-bpe", help="GPT-2 vocab.bpe (exact token counts for --valid)")
-    args = parser.parse_args(argv)
-    setup_logging()
+    add_record_options(parser.add_argument_group("records"))
+    add_log_level_option(parser)
+    return parser
 
-    def fail(message: str) -> int:
-        print(f"summ-train-selector: error: {message}", file=sys.stderr)
-        return 2
 
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    return run_tool(PROG, lambda: run(args), user_errors=(BadRecordError, BPEFileError))
+
+
+def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.input):
-        return fail(f"input file not found: {args.input}")
+        raise UserError(f"input file not found: {args.input}")
     if args.max_docs is not None and args.max_docs < 1:
-        return fail("--max-docs must be >= 1")
+        raise UserError("--max-docs must be >= 1")
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        return fail(f"output directory does not exist: {os.path.dirname(os.path.abspath(args.out))}")
+        raise UserError(f"output directory does not exist: {os.path.dirname(os.path.abspath(args.out))}")
     if args.valid and not os.path.isfile(args.valid):
-        return fail(f"--valid file not found: {args.valid}")
+        raise UserError(f"--valid file not found: {args.valid}")
     if bool(args.encoder_json) != bool(args.vocab_bpe):
-        return fail("give both --encoder-json and --vocab-bpe, or neither")
+        raise UserError("give both --encoder-json and --vocab-bpe, or neither")
     count = lru_cache(maxsize=None)(approx_token_count)
     if args.encoder_json:
-        try:
-            bpe = load_gpt2_bpe(args.encoder_json, args.vocab_bpe)
-        except BPEFileError as err:
-            return fail(str(err))
+        bpe = load_gpt2_bpe(args.encoder_json, args.vocab_bpe)
         count = lru_cache(maxsize=None)(lambda text: len(bpe.encode(" " + text)))
     elif args.valid:
         logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately (1.3 per word)")
 
-    try:
-        train = read_records(args.input, args.on_bad_record, args.max_docs)
-        valid = read_records(args.valid, args.on_bad_record) if args.valid else []
-    except BadRecordError as err:
-        return fail(str(err))
+    fields = record_fields(args)
+    train = read_records(args.input, args.on_bad_record, args.max_docs, args.format, fields)
+    valid = read_records(args.valid, args.on_bad_record, None, args.format, fields) if args.valid else []
     info = {"input_sha256": file_sha256(args.input), "max_docs": args.max_docs}
     try:
         selector = train_selector_on(train, args.split_mode, info)
     except ValueError as err:
-        return fail(f"{args.input}: {err}")
+        raise UserError(f"{args.input}: {err}") from None
     selector.save(args.out)
     logger.info("wrote %s", args.out)
     if valid:
