@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
     fields = record_fields(args)
     reports = [evaluate(args.input, retrievers, budget, count_tokens, args.split_mode, args.max_docs,
-                        args.format, fields, args.on_bad_record)
+                        args.input_format, fields, args.on_bad_record)
                for budget in budgets]
     if len(reports) == 1:
         report = reports[0]

@@ -117,7 +117,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     def run() -> int:
         dict_path = make_vocab(
-            [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.format,
+            [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.input_format,
             encoder_json=args.encoder_json, vocab_bpe=args.vocab_bpe, on_bad_record=args.on_bad_record,
             min_frequency=args.min_frequency, overwrite=args.overwrite, fields=record_fields(args),
         )

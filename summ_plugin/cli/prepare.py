@@ -16,8 +16,8 @@ from summ_plugin.cli.common import (add_dataclass_arguments, add_log_level_optio
 from summ_plugin.data.config import PrepareConfig
 
 PROG = "summ-prepare"
-# PrepareConfig fields that are not options: built from --input/--train/..., the record options
-NOT_OPTIONS = ("inputs", "fields", "input_format", "on_bad_record")
+# PrepareConfig fields that are not options of their own: built from --input/--train/... and --*-field
+NOT_OPTIONS = ("inputs", "fields")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +68,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
         parser.error("give either --input or --train/--valid/--test, not both")
     if args.input:
         if os.path.isdir(args.input):
-            inputs = find_split_inputs(args.input, args.format)
+            inputs = find_split_inputs(args.input, args.input_format)
         else:
             for path in args.input.split(","):
                 if not os.path.exists(path):
@@ -90,8 +90,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
     values = dataclass_values(args, PrepareConfig, exclude=NOT_OPTIONS)
     for name in ("destdir", "encoder_json", "vocab_bpe", "dict_path"):
         values[name] = values[name] or ""
-    return PrepareConfig(inputs=inputs, fields=record_fields(args), input_format=args.format,
-                         on_bad_record=args.on_bad_record, **values)
+    return PrepareConfig(inputs=inputs, fields=record_fields(args), **values)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -16,7 +16,8 @@ from summ_plugin.cli.common import (add_dataclass_arguments, add_log_level_optio
 from summ_plugin.summarize import GenerationOptions, SummarizeConfig
 
 PROG = "summ-summarize"
-# SummarizeConfig fields that are not options of their own: the record options, the generation group
+# SummarizeConfig fields that are not options of their own: --*-field, the generation group;
+# input_format and on_bad_record are the shared record options (add_record_options)
 NOT_OPTIONS = ("input_format", "on_bad_record", "fields", "generation")
 
 
@@ -31,9 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> SummarizeConfig:
     return SummarizeConfig(
-        input_format=args.format, on_bad_record=args.on_bad_record, fields=record_fields(args),
-        generation=GenerationOptions(**dataclass_values(args, GenerationOptions)),
-        **dataclass_values(args, SummarizeConfig, exclude=NOT_OPTIONS),
+        fields=record_fields(args), generation=GenerationOptions(**dataclass_values(args, GenerationOptions)),
+        **dataclass_values(args, SummarizeConfig, exclude=("fields", "generation")),
     )
 
 

@@ -101,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
         logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately (1.3 per word)")
 
     fields = record_fields(args)
-    train = read_records(args.input, args.on_bad_record, args.max_docs, args.format, fields)
-    valid = read_records(args.valid, args.on_bad_record, None, args.format, fields) if args.valid else []
+    train = read_records(args.input, args.on_bad_record, args.max_docs, args.input_format, fields)
+    valid = read_records(args.valid, args.on_bad_record, None, args.input_format, fields) if args.valid else []
     info = {"input_sha256": file_sha256(args.input), "max_docs": args.max_docs}
     try:
         selector = train_selector_on(train, args.split_mode, info)
