@@ -41,6 +41,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from .data.config import trained_bpe_field, trained_data_bin_field
 from .data.prepare import read_prepare_json, recorded_retriever
 from .errors import UserError
 
@@ -67,10 +68,9 @@ class ExportError(UserError):
 class ExportOptions:
     checkpoint: str = field(metadata={"help": "fairseq checkpoint (checkpoint_best.pt)"})
     out: str = field(metadata={"help": "output directory (must not exist)"})
-    data_bin: Optional[str] = field(default=None, metadata={
-        "help": "data-bin the model was trained on (dict.source.txt, prepare.json); default: the checkpoint's task.data"})
-    encoder_json: Optional[str] = field(default=None, metadata={"help": "GPT-2 encoder.json (default: as in training)"})
-    vocab_bpe: Optional[str] = field(default=None, metadata={"help": "GPT-2 vocab.bpe (default: as in training)"})
+    data_bin: Optional[str] = trained_data_bin_field()
+    encoder_json: Optional[str] = trained_bpe_field("encoder.json")
+    vocab_bpe: Optional[str] = trained_bpe_field("vocab.bpe")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from fairseq import checkpoint_utils, utils
 from fairseq.data import encoders
 from tqdm import tqdm
 
-from .data.config import input_format_field, on_bad_record_field
+from .data.config import input_format_field, on_bad_record_field, trained_bpe_field, trained_data_bin_field
 from .data.prepare import ExampleEncoder, PrepareConfig, clean_record, read_prepare_json, recorded_retriever
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
@@ -52,10 +52,9 @@ class SummarizeConfig:
     checkpoint: str = field(metadata={"help": "checkpoint (checkpoint_best.pt)"})
     input: str = field(metadata={"help": "raw records (any input format summ-prepare reads, see --format)"})
     output: str = field(metadata={"help": "output JSONL"})
-    data_bin: Optional[str] = field(default=None, metadata={
-        "help": "data-bin the model was trained on (dictionary, prepare.json); default: the checkpoint's task.data"})
-    encoder_json: Optional[str] = field(default=None, metadata={"help": "GPT-2 encoder.json (default: as in training)"})
-    vocab_bpe: Optional[str] = field(default=None, metadata={"help": "GPT-2 vocab.bpe (default: as in training)"})
+    data_bin: Optional[str] = trained_data_bin_field()
+    encoder_json: Optional[str] = trained_bpe_field("encoder.json")
+    vocab_bpe: Optional[str] = trained_bpe_field("vocab.bpe")
     retriever: Optional[str] = field(default=None, metadata={
         "help": "retriever (default: the valid/test retriever of the training data)"})
     retriever_options: Optional[Dict] = field(default=None, metadata={

@@ -7,6 +7,7 @@ record-reading options, the logging set-up, and how errors end a run.
 * :func:`add_record_options` / :func:`record_fields`: ``--format``, ``--on-bad-record`` and the
   ``--*-field`` options of every tool that reads raw records (the formats summ-prepare reads).
 * :func:`add_log_level_option` / :func:`setup_logging`: one log format, INFO by default.
+* :func:`run_main`: parse, set up logging, run the tool's body under :func:`run_tool`.
 * :func:`run_tool`: a user error (:class:`summ_plugin.errors.UserError`, a disk-full or
   forbidden write) ends the run with one line ``PROG: error: MESSAGE`` and exit status 2, as
   argparse ends a bad command line; Ctrl-C ends it with 130; anything else is a bug and keeps
@@ -190,3 +191,12 @@ def run_tool(prog: str, body: Callable[[], Optional[int]], *, user_errors: Tuple
             raise
         exit_with_error(prog, write_error_message(cause), consequence)
     return 0 if status is None else status
+
+
+def run_main(parser: argparse.ArgumentParser, argv: Optional[Iterable[str]],
+             body: Callable[[argparse.Namespace], Optional[int]], *, user_errors: Tuple[Type[BaseException], ...] = (), consequence: str = "") -> int:
+    """A tool's ``main``: parse ``argv``, set up logging (``--log-level``; ``--quiet``: warnings
+    only), then ``body(args)`` under :func:`run_tool` with ``parser.prog`` as the tool's name."""
+    args = parser.parse_args(argv)
+    setup_logging(logging.WARNING if getattr(args, "quiet", False) else args.log_level)
+    return run_tool(parser.prog, lambda: body(args), user_errors=user_errors, consequence=consequence)

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from summ_plugin.data.formats import iter_input_records
 from summ_plugin.data.records import BadRecordError
 from summ_plugin.atomic import atomic_write_json
-from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_tool, setup_logging
+from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_main
 from summ_plugin.errors import UserError
 from summ_plugin.retrieval import (SPLIT_MODES, approx_token_count, available_retrievers,
                                    build_retriever, retrieval_coverage, select_source)
@@ -215,9 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
-    return run_tool(PROG, lambda: run(args), user_errors=(BadRecordError,))
+    return run_main(build_parser(), argv, run, user_errors=(BadRecordError,))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from summ_plugin.cli.common import add_dataclass_arguments, add_log_level_option, dataclass_values, run_tool, setup_logging
+from summ_plugin.cli.common import add_dataclass_arguments, add_log_level_option, dataclass_values, run_main
 from summ_plugin.export_hf import ExportOptions
 
 PROG = "summ-export-hf"
@@ -25,18 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
+    return run_main(build_parser(), argv, run, consequence="nothing written")
+
+
+def run(args: argparse.Namespace) -> int:
     from summ_plugin.export_hf import export_to_hf
 
-    def run() -> int:
-        report = export_to_hf(ExportOptions(**dataclass_values(args, ExportOptions)))
-        aliases = f", {report.n_aliases} <unk> aliases" if report.n_aliases else ""
-        print(f"{PROG}: wrote {report.out} (vocab {report.vocab_size}{aliases}, "
-              f"{report.max_position_embeddings} positions)", file=sys.stderr)
-        return 0
-
-    return run_tool(PROG, run, consequence="nothing written")
+    report = export_to_hf(ExportOptions(**dataclass_values(args, ExportOptions)))
+    aliases = f", {report.n_aliases} <unk> aliases" if report.n_aliases else ""
+    print(f"{PROG}: wrote {report.out} (vocab {report.vocab_size}{aliases}, "
+          f"{report.max_position_embeddings} positions)", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

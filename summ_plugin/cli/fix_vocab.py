@@ -19,7 +19,7 @@ import sys
 from typing import List, Optional
 
 from summ_plugin.atomic import atomic_output
-from summ_plugin.cli.common import add_log_level_option, run_tool, setup_logging
+from summ_plugin.cli.common import add_log_level_option, run_main
 from summ_plugin.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -98,16 +98,14 @@ def check_dictionary_size(dict_path: str, target, checkpoint_rows: int, max_drop
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    return run_main(parser, argv, lambda args: _run(parser, args), consequence="nothing written")
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.dict_path and args.max_source_positions is None and args.max_target_positions is None:
         parser.error("nothing to do: give --dict and/or --max-source-positions / --max-target-positions")
     if (args.add_mask or args.checkpoint_dict) and not args.dict_path:
         parser.error("--add-mask and --checkpoint-dict need --dict")
-    setup_logging(args.log_level)
-    return run_tool(PROG, lambda: _run(args), consequence="nothing written")
-
-
-def _run(args: argparse.Namespace) -> int:
     import torch
 
     from ..checkpoints import CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint_safely

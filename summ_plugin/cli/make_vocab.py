@@ -15,7 +15,7 @@ from typing import Iterator, List, Optional
 
 from tqdm import tqdm
 
-from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_tool, setup_logging
+from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_main
 from summ_plugin.errors import UserError
 
 PROG = "summ-make-vocab"
@@ -112,19 +112,17 @@ def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: s
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
+    return run_main(build_parser(), argv, run)
 
-    def run() -> int:
-        dict_path = make_vocab(
-            [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.input_format,
-            encoder_json=args.encoder_json, vocab_bpe=args.vocab_bpe, on_bad_record=args.on_bad_record,
-            min_frequency=args.min_frequency, overwrite=args.overwrite, fields=record_fields(args),
-        )
-        print(os.path.dirname(dict_path))
-        return 0
 
-    return run_tool(PROG, run)
+def run(args: argparse.Namespace) -> int:
+    dict_path = make_vocab(
+        [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.input_format,
+        encoder_json=args.encoder_json, vocab_bpe=args.vocab_bpe, on_bad_record=args.on_bad_record,
+        min_frequency=args.min_frequency, overwrite=args.overwrite, fields=record_fields(args),
+    )
+    print(os.path.dirname(dict_path))
+    return 0
 
 
 if __name__ == "__main__":

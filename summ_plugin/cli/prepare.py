@@ -12,7 +12,7 @@ import signal
 from typing import List, Optional
 
 from summ_plugin.cli.common import (add_dataclass_arguments, add_log_level_option, add_record_options,
-                                    dataclass_values, record_fields, run_tool, setup_logging)
+                                    dataclass_values, record_fields, run_main)
 from summ_plugin.data.config import PrepareConfig
 
 PROG = "summ-prepare"
@@ -95,11 +95,9 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
     previous_sigterm = _interrupt_on_sigterm()
     try:
-        return run_tool(PROG, lambda: _run(parser, args), consequence="nothing was published")
+        return run_main(parser, argv, lambda args: _run(parser, args), consequence="nothing was published")
     finally:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)

@@ -5,9 +5,8 @@
 writes report/loss.png, report/rouge.png (when the run used --eval-rouge) and report/report.md.
 """
 import argparse
-import logging
 
-from summ_plugin.cli.common import add_log_level_option, run_tool, setup_logging
+from summ_plugin.cli.common import add_log_level_option, run_main
 
 PROG = "summ-report"
 
@@ -29,19 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    setup_logging(logging.WARNING if args.quiet else args.log_level)
+    return run_main(build_parser(), argv, run)
+
+
+def run(args: argparse.Namespace) -> int:
     from summ_plugin.report import write_report
 
-    def run() -> int:
-        outputs = write_report(args.log, args.out_dir, metric=args.metric, subset=args.valid_subset,
-                               prepare_json=args.prepare_json)
-        for name in ("report", "loss", "rouge"):
-            if name in outputs:
-                print(outputs[name])
-        return 0
-
-    return run_tool(PROG, run)
+    outputs = write_report(args.log, args.out_dir, metric=args.metric, subset=args.valid_subset,
+                           prepare_json=args.prepare_json)
+    for name in ("report", "loss", "rouge"):
+        if name in outputs:
+            print(outputs[name])
+    return 0
 
 
 if __name__ == "__main__":

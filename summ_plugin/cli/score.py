@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_write_text
-from summ_plugin.cli.common import add_log_level_option, run_tool, setup_logging
+from summ_plugin.cli.common import add_log_level_option, run_main
 from summ_plugin.errors import UserError
 
 logger = logging.getLogger("summ_plugin.cli.score")
@@ -427,13 +427,12 @@ def run(args) -> Dict:
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    setup_logging(logging.WARNING if args.quiet else args.log_level)
+    return run_main(build_parser(), argv, score)
 
-    def score() -> None:
-        run(args)
 
-    return run_tool(PROG, score)
+def score(args) -> int:
+    run(args)  # the report it returns is for callers in Python; the CLI printed the table
+    return 0
 
 
 if __name__ == "__main__":

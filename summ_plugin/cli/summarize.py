@@ -12,7 +12,7 @@ import sys
 from typing import List, Optional
 
 from summ_plugin.cli.common import (add_dataclass_arguments, add_log_level_option, add_record_options,
-                                    dataclass_values, record_fields, run_tool, setup_logging)
+                                    dataclass_values, record_fields, run_main)
 from summ_plugin.summarize import GenerationOptions, SummarizeConfig
 
 PROG = "summ-summarize"
@@ -38,17 +38,17 @@ def config_from_args(args: argparse.Namespace) -> SummarizeConfig:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
+    return run_main(build_parser(), argv, run, user_errors=(FileNotFoundError, ValueError),
+                    consequence="no output written")
+
+
+def run(args: argparse.Namespace) -> int:
     from summ_plugin.summarize import summarize_file
 
-    def run() -> int:
-        counts = summarize_file(config_from_args(args))
-        print(f"{PROG}: {counts['summarized']} summaries written to {args.output}"
-              + (f" ({counts['skipped']} records skipped)" if counts["skipped"] else ""), file=sys.stderr)
-        return 0
-
-    return run_tool(PROG, run, user_errors=(FileNotFoundError, ValueError), consequence="no output written")
+    counts = summarize_file(config_from_args(args))
+    print(f"{PROG}: {counts['summarized']} summaries written to {args.output}"
+          + (f" ({counts['skipped']} records skipped)" if counts["skipped"] else ""), file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

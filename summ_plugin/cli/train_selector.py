@@ -27,7 +27,7 @@ from summ_plugin.data.records import BadRecordError
 from summ_plugin.errors import UserError
 from summ_plugin.retrieval import SPLIT_MODES, approx_token_count
 from summ_plugin.retrieval.choice import Budget, format_table, score_candidates, train_selector_on
-from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_tool, setup_logging
+from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_main
 
 PROG = "summ-train-selector"
 
@@ -77,9 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
-    return run_tool(PROG, lambda: run(args), user_errors=(BadRecordError, BPEFileError))
+    return run_main(build_parser(), argv, run, user_errors=(BadRecordError, BPEFileError))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -44,6 +44,18 @@ def on_bad_record_field():
         "choices": BAD_RECORD_POLICIES})
 
 
+# The data-bin and BPE files a trained model goes with (summ-summarize, summ-export-hf): by
+# default the ones its training used, found through the checkpoint and the data-bin's prepare.json.
+def trained_data_bin_field():
+    return field(default=None, metadata={
+        "help": "data-bin the model was trained on (dict.source.txt, prepare.json); default: the checkpoint's "
+                "task.data"})
+
+
+def trained_bpe_field(what: str):
+    return field(default=None, metadata={"help": f"GPT-2 {what} (default: as in training)"})
+
+
 @dataclass
 class RecordOptions:
     """The record-reading options of every summ-* tool that reads raw records."""
