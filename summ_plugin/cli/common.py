@@ -106,10 +106,15 @@ def add_dataclass_arguments(parser, cls: Type, *, include: Optional[Iterable[str
         help_text = f.metadata.get("help", "").replace("%", "%%")
         kwargs = {"dest": name}
         if default is dataclasses.MISSING:
-            kwargs.update(required=True) if required else kwargs.update(default=None)
+            if required:
+                kwargs["required"] = True
+            else:
+                kwargs["default"] = None
         else:
             kwargs["default"] = default
-            if not (default is None or default is False or (isinstance(default, (str, tuple, dict)) and not default)):
+            # None, off, empty: the help says what that means; a value is worth showing
+            if default is not None and default is not False and not (isinstance(default, (str, tuple, dict))
+                                                                      and not default):
                 help_text += " (default: %(default)s)"
         value_type = _value_type(hints[name])
         if value_type is bool:
