@@ -48,6 +48,7 @@ from typing import Any, List, Optional, Tuple, Union
 import torch
 
 from .atomic import atomic_output
+from .errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs globals outside the allow-list; nothing in it was executed."""
 
 
-class DataBinError(ValueError):
+class DataBinError(UserError, ValueError):
     """A data-bin file fairseq cannot read (e.g. a corrupt dict.source.txt); names the file."""
 
 

@@ -41,7 +41,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from .data.config import trained_bpe_field, trained_data_bin_field
 from .data.prepare import read_prepare_json, recorded_retriever
+from .errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -58,17 +60,17 @@ ACTIVATIONS = {"gelu": "gelu", "relu": "relu", "tanh": "tanh", "linear": "linear
                "gelu_accurate": "gelu_new", "gelu_fast": "gelu_new"}
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """A user error (bad checkpoint, missing dictionary, existing output): one line for the CLI."""
 
 
 @dataclass
 class ExportOptions:
-    checkpoint: str
-    out: str
-    data_bin: Optional[str] = None
-    encoder_json: Optional[str] = None
-    vocab_bpe: Optional[str] = None
+    checkpoint: str = field(metadata={"help": "fairseq checkpoint (checkpoint_best.pt)"})
+    out: str = field(metadata={"help": "output directory (must not exist)"})
+    data_bin: Optional[str] = trained_data_bin_field()
+    encoder_json: Optional[str] = trained_bpe_field("encoder.json")
+    vocab_bpe: Optional[str] = trained_bpe_field("vocab.bpe")
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_output, atomic_write_text
+from summ_plugin.errors import UserError
 from summ_plugin.rouge import ROUGE_TYPES
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ _SAVED = re.compile(
 LOWER_IS_BETTER = ("loss", "nll_loss", "ppl")
 
 
-class LogFormatError(ValueError):
+class LogFormatError(UserError, ValueError):
     """The log cannot be used; the message names the file (and line)."""
 
 

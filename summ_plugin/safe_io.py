@@ -14,7 +14,6 @@
 import errno
 import logging
 import os
-import sys
 import re
 import shutil
 from typing import List, Optional
@@ -75,15 +74,6 @@ def find_write_error(err: Optional[BaseException]) -> Optional[OSError]:
             return err  # type: ignore[return-value]
         err = err.__cause__ or err.__context__
     return None
-
-
-def exit_on_write_error(err: BaseException, prog: str, consequence: str = "", code: int = 1) -> None:
-    """One line on stderr and ``SystemExit(code)`` when ``err`` is a disk-full / read-only /
-    forbidden write (anywhere in its chain); otherwise return, and the caller re-raises."""
-    cause = find_write_error(err)
-    if cause is not None:
-        sys.stderr.write(f"{prog}: error: {write_error_message(cause)}{'; ' + consequence if consequence else ''}\n")
-        raise SystemExit(code)
 
 
 def pid_is_alive(pid: int) -> bool:

@@ -17,17 +17,20 @@ from fairseq import checkpoint_utils, utils
 from tqdm import tqdm
 
 from .atomic import atomic_output
+from .data.config import input_format_field, on_bad_record_field, trained_bpe_field, trained_data_bin_field
 from .data.bad_records import BadRecordPolicy, with_duplicate_check
 from .data.encoder import ExampleEncoder
 from .data.pool import chunked
 from .data.prepare import read_prepare_json, recorded_retriever
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
+from .errors import UserError
+from .retrieval.passages import SPLIT_MODES
 
 logger = logging.getLogger(__name__)
 
 
-class SummarizeError(Exception):
+class SummarizeError(UserError):
     """A user error: the CLI prints it as one line."""
 
 
@@ -35,33 +38,41 @@ class SummarizeError(Exception):
 class GenerationOptions:
     """fairseq's generation options, with its defaults."""
 
-    beam: int = 4
-    lenpen: float = 1.0
-    max_len_a: float = 0.0
-    max_len_b: int = 200
-    min_len: int = 1
-    no_repeat_ngram_size: int = 0
+    beam: int = field(default=4, metadata={"help": "beam size", "metavar": "N"})
+    lenpen: float = field(default=1.0, metadata={
+        "help": "length penalty: < 1.0 favours shorter, > 1.0 longer summaries"})
+    max_len_a: float = field(default=0.0, metadata={
+        "help": "generate at most max_len_a * source length + max_len_b tokens"})
+    max_len_b: int = field(default=200, metadata={
+        "help": "generate at most max_len_a * source length + max_len_b tokens", "metavar": "N"})
+    min_len: int = field(default=1, metadata={"help": "generate at least this many tokens", "metavar": "N"})
+    no_repeat_ngram_size: int = field(default=0, metadata={
+        "help": "never repeat an n-gram of this size (0: allowed)", "metavar": "N"})
 
 
 @dataclass
 class SummarizeConfig:
-    checkpoint: str
-    input: str
-    output: str
-    data_bin: Optional[str] = None
-    encoder_json: Optional[str] = None
-    vocab_bpe: Optional[str] = None
-    retriever: Optional[str] = None
-    retriever_options: Optional[Dict] = None
-    split_mode: Optional[str] = None
-    input_format: str = "auto"
+    checkpoint: str = field(metadata={"help": "checkpoint (checkpoint_best.pt)"})
+    input: str = field(metadata={"help": "raw records (any input format summ-prepare reads, see --format)"})
+    output: str = field(metadata={"help": "output JSONL"})
+    data_bin: Optional[str] = trained_data_bin_field()
+    encoder_json: Optional[str] = trained_bpe_field("encoder.json")
+    vocab_bpe: Optional[str] = trained_bpe_field("vocab.bpe")
+    retriever: Optional[str] = field(default=None, metadata={
+        "help": "retriever (default: the valid/test retriever of the training data)"})
+    retriever_options: Optional[Dict] = field(default=None, metadata={
+        "help": "JSON object of retriever options", "metavar": "JSON"})
+    split_mode: Optional[str] = field(default=None, metadata={
+        "help": "how documents are cut into passages (default: as in training)", "choices": SPLIT_MODES})
+    input_format: str = input_format_field()
     fields: Optional[FieldNames] = None
-    batch_size: int = 8
-    cpu: bool = False
-    fp16: bool = False
-    on_bad_record: str = "error"
-    # source budget; default: the one the data-bin was prepared with (its prepare.json)
-    max_source_positions: Optional[int] = None
+    batch_size: int = field(default=8, metadata={"help": "documents per generation batch", "metavar": "N"})
+    cpu: bool = field(default=False, metadata={"help": "run on CPU even when a GPU is available"})
+    fp16: bool = field(default=False, metadata={"help": "half precision on GPU"})
+    on_bad_record: str = on_bad_record_field()
+    max_source_positions: Optional[int] = field(default=None, metadata={
+        "help": "source budget of the retrieval (default: the data-bin's, from prepare.json); at most the "
+                "model's source positions", "metavar": "N"})
     generation: GenerationOptions = field(default_factory=GenerationOptions)
 
 

@@ -1,6 +1,8 @@
 """summ-eval-retrieval with several budgets: what a longer window buys, side by side."""
 import json
 
+import pytest
+
 from summ_plugin.cli import eval_retrieval
 from tests._prepare_fixtures import make_records, write_jsonl
 
@@ -55,6 +57,8 @@ def test_one_budget_keeps_the_single_table(tmp_path, capsys):
 def test_bad_budgets_are_one_line_errors(tmp_path, capsys):
     data = write_jsonl(str(tmp_path / "test.jsonl"), make_records(2, seed=5))
     for spec, message in (("1024,x", "expected integers"), ("4", "too small")):
-        assert eval_retrieval.main(["--input", data, "--max-positions", spec]) == 2
+        with pytest.raises(SystemExit) as exit_info:
+            eval_retrieval.main(["--input", data, "--max-positions", spec])
+        assert exit_info.value.code == 2
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err

@@ -420,7 +420,9 @@ def test_cli_errors_are_one_line_and_leave_nothing(models, tmp_path, capsys):
     for name, (extra, message) in cases.items():
         path = models["tiny"]["checkpoint"] if name.startswith("tiny") else str(tmp_path / name)
         out = tmp_path / "out" / name
-        assert main(["--checkpoint", path, "--out", str(out), *extra]) == 2, name
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--checkpoint", path, "--out", str(out), *extra])
+        assert exit_info.value.code == 2, name
         err = capsys.readouterr().err.strip().splitlines()[-1]
         messages = (message,) if isinstance(message, str) else message
         assert err.startswith("summ-export-hf: error: ") and any(m in err for m in messages), (name, err)
@@ -432,7 +434,9 @@ def test_missing_extra_gives_one_clear_line(models, tmp_path, monkeypatch, capsy
 
     monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers -> ImportError
     out = tmp_path / "never"
-    assert main(["--checkpoint", models["tiny"]["checkpoint"], "--out", str(out)]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--checkpoint", models["tiny"]["checkpoint"], "--out", str(out)])
+    assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "summ-export-hf: error: summ-export-hf needs the optional extra: pip install -e '.[hf]'")
     assert not out.exists()

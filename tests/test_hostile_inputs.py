@@ -206,7 +206,7 @@ def test_stop_on_bad_record_names_file_line_and_cause_and_publishes_nothing(tiny
     valid = write_jsonl(str(tmp_path / "valid.jsonl"), make_records(1, seed=8))
     dest = tmp_path / "bin"
     code, _, err = run_prepare(prepare_argv(tiny_vocab, dest, train, valid), capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, f"{train}:3", "malformed JSON")
     # nothing that looks like a data-bin, and no temp directory left behind
     assert not dest.exists()
@@ -257,7 +257,7 @@ def test_broken_vocabulary_files_give_one_clear_line(tiny_vocab, tmp_path, capsy
     valid = write_jsonl(str(tmp_path / "valid.jsonl"), make_records(1, seed=2))
     dest = tmp_path / "bin"
     code, _, err = run_prepare(prepare_argv(vocab, dest, train, valid), capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, vocab[key], expected)
     assert not dest.exists()
 
@@ -273,7 +273,7 @@ def test_dict_of_another_vocabulary_is_refused(tiny_vocab, tmp_path, capsys):
     valid = write_jsonl(str(tmp_path / "valid.jsonl"), make_records(1, seed=2))
     dest = tmp_path / "bin"
     code, _, err = run_prepare(prepare_argv(vocab, dest, train, valid), capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, vocab["dict"], "encoder.json")
     assert not dest.exists()
 
@@ -390,13 +390,17 @@ def test_summarize_corrupt_checkpoint_and_missing_bpe(tiny_checkpoint, tiny_raw_
     bad = _truncate_copy(tiny_checkpoint, tmp_path / "model.pt")
     out = tmp_path / "out.jsonl"
     docs = os.path.join(tiny_raw_dir, "test.jsonl")
-    assert summarize_main(["--path", bad, "--input", docs, "--output", str(out), "--cpu"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        summarize_main(["--path", bad, "--input", docs, "--output", str(out), "--cpu"])
+    assert exit_info.value.code == 2
     line = assert_one_line_error(capsys.readouterr().err, bad, "truncated or corrupt")
     assert line.startswith("summ-summarize: error:")
     assert not out.exists()
 
     missing = str(tmp_path / "nowhere" / "encoder.json")
-    assert summarize_main(["--path", tiny_checkpoint, "--input", docs, "--output", str(out), "--cpu",
-                           "--encoder-json", missing]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        summarize_main(["--path", tiny_checkpoint, "--input", docs, "--output", str(out), "--cpu",
+                        "--encoder-json", missing])
+    assert exit_info.value.code == 2
     assert_one_line_error(capsys.readouterr().err, missing, "not found")
     assert not out.exists()

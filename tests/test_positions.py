@@ -122,7 +122,9 @@ def test_offline_tool_refuses_to_shrink_without_the_flag(files, tmp_path, capsys
     out = str(tmp_path / "cut.pt")
     with pytest.raises(SystemExit) as err:
         fix_vocab_main(["--checkpoint", files["base"], "--max-source-positions", "100", "--out", out])
-    assert "refusing to cut positions 100-127" in str(err.value) and "--allow-shrink" in str(err.value)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.value.code == 2 and line.startswith("summ-fix-vocab: error: ")
+    assert "refusing to cut positions 100-127" in line and "--allow-shrink" in line
     assert not os.path.exists(out)
     assert fix_vocab_main(["--checkpoint", files["base"], "--max-source-positions", "100",
                            "--allow-shrink", "--out", out]) == 0

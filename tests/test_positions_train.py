@@ -93,13 +93,16 @@ def test_extended_model_trains_generates_and_summarizes_long_sources(
     assert len(rows) == 3 and all(OLD < r["n_source_tokens"] <= NEW for r in rows)
 
     # ... and refuses a budget the model cannot read, naming both numbers
-    assert summarize_main(["--path", checkpoint, "--input", os.path.join(long_raw_dir, "test.jsonl"),
-                           "--output", str(tmp_path / "x.jsonl"), "--max-source-positions", "300", "--cpu"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        summarize_main(["--path", checkpoint, "--input", os.path.join(long_raw_dir, "test.jsonl"),
+                        "--output", str(tmp_path / "x.jsonl"), "--max-source-positions", "300", "--cpu"])
+    assert exit_info.value.code == 2
     assert "--max-source-positions 300 is more than the model's 256" in capsys.readouterr().err
     # the 128-position model with the 256-budget data-bin: refused
-    assert summarize_main(["--path", pretrained_128, "--data-bin", data_bin, "--cpu",
-                           "--input", os.path.join(long_raw_dir, "test.jsonl"),
-                           "--output", str(tmp_path / "y.jsonl")]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        summarize_main(["--path", pretrained_128, "--data-bin", data_bin, "--cpu",
+                        "--input", os.path.join(long_raw_dir, "test.jsonl"), "--output", str(tmp_path / "y.jsonl")])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
     # the task's own check (prepare.json against the model's positions) names both numbers
     assert f"--max-source-positions {OLD}" in err and f"{NEW} positions" in err

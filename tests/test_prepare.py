@@ -181,7 +181,7 @@ def test_bad_record_stops_with_file_and_line(vocab, tmp_path, capsys, case):
     dest = tmp_path / "bin"
     with pytest.raises(SystemExit) as exit_info:
         run_prepare(vocab, "--train", train, "--destdir", str(dest), "--retriever", "lead", "--workers", "2")
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == 2
     err_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("summ-prepare: ")]
     assert len(err_lines) == 1
     assert err_lines[0].startswith(f"summ-prepare: error: {train}:5: ") and reason in err_lines[0]
@@ -372,5 +372,5 @@ def test_make_vocab_cli(tmp_path, capsys):
     assert (tmp_path / "w" / "encoder.json").read_bytes() == (tmp_path / "v" / "encoder.json").read_bytes()
     with pytest.raises(SystemExit) as exit_info:
         make_vocab_main(["--input", str(tmp_path / "nope.jsonl"), "--vocab-size", "300", "--out", str(tmp_path / "x")])
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == 2
     assert "nope.jsonl: input file not found" in capsys.readouterr().err

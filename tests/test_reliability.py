@@ -87,7 +87,7 @@ def test_item02_second_prepare_on_the_same_destdir_is_refused(tiny_vocab, train_
     dest = tmp_path / "bin"
     with DestinationLock(f"{dest}.summ-prepare"):  # what a concurrent summ-prepare holds
         code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train_file), capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, str(dest), "another process is writing it")
     assert not dest.exists()
     # the lock is released with its holder: the next run works and leaves no lock file
@@ -118,7 +118,7 @@ def test_item02_directory_made_during_the_run_is_never_replaced(overwrite, tiny_
     monkeypatch.setattr(prepare_module, "_prepare_split", prepare_split_then_someone_writes_dest)
     extra = ["--overwrite"] if overwrite else []
     code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train_file, *extra), capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, str(dest), "changed while this run was working")
     if overwrite:
         assert json.loads((dest / "prepare.json").read_text()) == {"theirs": True}
@@ -240,7 +240,7 @@ def test_item04_dictionary_that_does_not_fit_the_bpe_stops_prepare(lines, tiny_v
     vocab = dict(tiny_vocab, dict=bad_dict)
     dest = tmp_path / "bin"
     code, _, err = run_cli(prepare_main, prepare_args(vocab, dest, train_file), capsys)
-    assert code == 1
+    assert code == 2
     line = assert_one_line_error(err, bad_dict, "<unk>", "--max-unk-rate")
     assert float(re.search(r"([0-9.]+)% of the train tokens", line).group(1)) > 30
     assert not dest.exists()
@@ -268,7 +268,7 @@ def test_item04_fix_vocab_refuses_an_empty_or_tiny_dictionary(lines, tmp_path, c
     tiny = write_dict(str(tmp_path / "dict.txt"), symbols[:lines])
     out = tmp_path / "fixed.pt"
     code, _, err = run_cli(fix_vocab_main, ["--checkpoint", checkpoint, "--dict", tiny, "--out", str(out)], capsys)
-    assert code == 1
+    assert code == 2
     assert "summ-fix-vocab: error:" in err and tiny in err
     assert ("empty" in err) if lines == 0 else ("would drop" in err)
     assert not out.exists()
@@ -291,7 +291,7 @@ def test_item07_record_with_document_and_documents_is_bad(tiny_vocab, tmp_path, 
     records[1]["documents"] = ["Another document that would drop the first."]
     train = write_jsonl(str(tmp_path / "train.jsonl"), records)
     code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, tmp_path / "bin", train), capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, f"{train}:2", "both 'document' and 'documents'")
     code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, tmp_path / "bin", train, "--on-bad-record", "skip"),
                            capsys)
@@ -369,7 +369,7 @@ def test_item09_more_shards_than_train_records_is_refused(tiny_vocab, tmp_path, 
     train = write_jsonl(str(tmp_path / "train.jsonl"), make_records(3, seed=1))
     dest = tmp_path / "bin"
     code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train, "--shards", "4"), capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, "--shards 4", "only 3 examples")
     assert not dest.exists() and leftovers(tmp_path, "bin") == []
     assert run_cli(prepare_main, prepare_args(tiny_vocab, dest, train, "--shards", "3"), capsys)[0] == 0
@@ -418,7 +418,7 @@ def test_item13_prepare_disk_full_or_read_only_is_one_line(failure, text, tiny_v
     monkeypatch.setattr(SplitWriter, "add", failure)
     dest = tmp_path / "bin"
     code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train_file), capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, "summ-prepare: error:", text, "nothing was published")
     assert not dest.exists() and leftovers(tmp_path, "bin") == []
 
@@ -455,7 +455,7 @@ def test_item13_summarize_and_fix_vocab_disk_full_is_one_line(failure, text, tmp
     code, _, err = run_cli(fix_vocab_module.main, ["--checkpoint", checkpoint, "--dict",
                                                    write_dict(str(tmp_path / "d.txt"), symbols[:30]),
                                                    "--out", str(tmp_path / "f.pt")], capsys)
-    assert code == 1
+    assert code == 2
     assert "summ-fix-vocab: error:" in err and text in err and "Traceback" not in err
 
 
@@ -468,7 +468,7 @@ def test_item13_make_vocab_disk_full_or_read_only_is_one_line(failure, text, tmp
     corpus = write_jsonl(str(tmp_path / "c.jsonl"), make_records(10, seed=2))
     code, _, err = run_cli(make_vocab_main, ["--input", corpus, "--vocab-size", "300", "--out", str(tmp_path / "v")],
                            capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, "summ-make-vocab: error:", text)
 
 
@@ -484,7 +484,7 @@ def test_item13_read_only_destination_for_real(tiny_vocab, train_file, tmp_path,
         if writable_by_us_although_read_only(ro):
             pytest.skip("running as root: chmod does not make a directory read-only")
         code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, ro / "bin", train_file), capsys)
-        assert code == 1
+        assert code == 2
         assert_one_line_error(err, str(ro), "permission denied")
     finally:
         ro.chmod(0o755)
@@ -524,7 +524,7 @@ def test_item13_truncated_jsonl_gz_is_one_line(tiny_vocab, tmp_path, capsys):
     train = tmp_path / "train.jsonl.gz"
     train.write_bytes(data[: len(data) * 2 // 3])
     code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, tmp_path / "bin", train), capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, str(train), "truncated or corrupt")
 
 
@@ -535,7 +535,7 @@ def test_item13_make_vocab_out_at_a_file_and_existing_vocab(tmp_path, capsys):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
     code, _, err = run_cli(make_vocab_main, ["--input", corpus, "--vocab-size", "300", "--out", str(a_file)], capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, str(a_file), "not a directory")
     assert a_file.read_text() == "mine"
 
@@ -544,7 +544,7 @@ def test_item13_make_vocab_out_at_a_file_and_existing_vocab(tmp_path, capsys):
     assert code == 0, err
     before = {n: (out / n).read_bytes() for n in ("encoder.json", "vocab.bpe", "dict.txt")}
     code, _, err = run_cli(make_vocab_main, ["--input", corpus, "--vocab-size", "280", "--out", str(out)], capsys)
-    assert code == 1
+    assert code == 2
     assert_one_line_error(err, str(out), "already holds", "--overwrite")
     assert {n: (out / n).read_bytes() for n in before} == before
     code, _, err = run_cli(make_vocab_main, ["--input", corpus, "--vocab-size", "280", "--out", str(out),
@@ -566,7 +566,7 @@ def test_item13_random_bytes_are_not_a_checkpoint(tiny_vocab, tmp_path, capsys):
         load_checkpoint_safely(str(noise))
     code, _, err = run_cli(fix_vocab_main, ["--checkpoint", str(noise), "--dict", tiny_vocab["dict"],
                                             "--out", str(tmp_path / "f.pt")], capsys)
-    assert code == 1 and "not a checkpoint" in err and "unsafe" not in err.lower()
+    assert code == 2 and "not a checkpoint" in err and "unsafe" not in err.lower()
 
 
 @pytest.fixture

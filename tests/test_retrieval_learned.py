@@ -13,6 +13,14 @@ from summ_plugin.retrieval import build_retriever, select_source, split_passages
 from summ_plugin.retrieval.features import FEATURE_NAMES, passage_features
 from summ_plugin.retrieval.learned import LearnedSelector
 
+
+def exit_status(main, argv):
+    """``main(argv)``'s status: what it returns, or what it exits with (a user error: 2)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -108,7 +116,7 @@ def test_eval_retrieval_table_and_json(small_corpus, selector_path, tmp_path, ca
     (["--option", "bm25.k9=1", "--retrievers", "bm25"], "does not take option"),
 ])
 def test_eval_retrieval_user_errors_are_one_line(small_corpus, capsys, argv, message):
-    code = eval_retrieval.main(["--input", str(small_corpus / "test.jsonl")] + argv)
+    code = exit_status(eval_retrieval.main, ["--input", str(small_corpus / "test.jsonl")] + argv)
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
@@ -117,11 +125,11 @@ def test_eval_retrieval_user_errors_are_one_line(small_corpus, capsys, argv, mes
 def test_cli_errors_name_the_file_and_line(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "document": "Some text.", "summary": "S."}\n{"id": "b"}\n')
-    assert train_selector.main(["--input", str(bad), "--out", str(tmp_path / "s.json")]) == 2
+    assert exit_status(train_selector.main, ["--input", str(bad), "--out", str(tmp_path / "s.json")]) == 2
     assert f"{bad}:2" in capsys.readouterr().err
-    assert eval_retrieval.main(["--input", str(bad)]) == 2
+    assert exit_status(eval_retrieval.main, ["--input", str(bad)]) == 2
     assert f"{bad}:2" in capsys.readouterr().err
-    assert eval_retrieval.main(["--input", str(tmp_path / "missing.jsonl")]) == 2
+    assert exit_status(eval_retrieval.main, ["--input", str(tmp_path / "missing.jsonl")]) == 2
     assert "not found" in capsys.readouterr().err
 
 

@@ -9,6 +9,14 @@ from summ_plugin.cli.summarize import main as summarize_main
 from tests._fairseq import PLUGIN_DIR, run, script
 
 
+def exit_status(main, argv):
+    """``main(argv)``'s status: what it returns, or what it exits with (a user error: 2)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
 def read_jsonl(path):
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
@@ -17,7 +25,7 @@ def read_jsonl(path):
 def test_summarize_uses_the_same_retrieval_as_training_data(tiny_checkpoint, tiny_data_bin, tiny_raw_dir, tiny_vocab,
                                                             tmp_path):
     out = tmp_path / "hyps.jsonl"
-    code = summarize_main([
+    code = exit_status(summarize_main, [
         "--path", tiny_checkpoint, "--input", os.path.join(tiny_raw_dir, "test.jsonl"),
         "--output", str(out), "--beam", "2", "--max-len-b", "12", "--cpu", "--batch-size", "3",
     ])
@@ -66,21 +74,23 @@ def test_summarize_bad_input_names_the_line_and_writes_nothing(tiny_checkpoint, 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "document": "One sentence here. Another one."}\n{"id": "b"}\n', encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    code = summarize_main(["--path", tiny_checkpoint, "--input", str(bad), "--output", str(out), "--cpu"])
+    code = exit_status(summarize_main, ["--path", tiny_checkpoint, "--input", str(bad), "--output", str(out),
+                                        "--cpu"])
     assert code == 2
     err = capsys.readouterr().err
     assert f"{bad}:2" in err and "document" in err
     assert not out.exists()
     assert not [p for p in os.listdir(tmp_path) if ".tmp" in p]  # no temp file left
 
-    code = summarize_main(["--path", tiny_checkpoint, "--input", str(bad), "--output", str(out), "--cpu",
-                           "--on-bad-record", "skip", "--beam", "1", "--max-len-b", "4"])
+    code = exit_status(summarize_main, ["--path", tiny_checkpoint, "--input", str(bad), "--output", str(out),
+                                        "--cpu", "--on-bad-record", "skip", "--beam", "1", "--max-len-b", "4"])
     assert code == 0
     assert [r["id"] for r in read_jsonl(out)] == ["a"]
 
 
 def test_summarize_missing_checkpoint_is_one_clear_line(tmp_path, capsys):
-    code = summarize_main(["--path", str(tmp_path / "nope.pt"), "--input", "x.jsonl", "--output", str(tmp_path / "o")])
+    code = exit_status(summarize_main, ["--path", str(tmp_path / "nope.pt"), "--input", "x.jsonl",
+                                        "--output", str(tmp_path / "o")])
     assert code == 2
     assert "checkpoint not found" in capsys.readouterr().err
 
@@ -104,7 +114,7 @@ def test_summarize_a_model_trained_with_eval_rouge_after_its_bpe_files_moved(tin
     shutil.move(str(train_bpe), str(moved_bpe))
 
     out = tmp_path / "hyps.jsonl"
-    code = summarize_main([
+    code = exit_status(summarize_main, [
         "--path", os.path.join(save, "checkpoint_last.pt"), "--input", os.path.join(tiny_raw_dir, "test.jsonl"),
         "--output", str(out), "--encoder-json", str(moved_bpe / "encoder.json"),
         "--vocab-bpe", str(moved_bpe / "vocab.bpe"), "--beam", "1", "--max-len-b", "6", "--cpu",

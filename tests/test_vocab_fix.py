@@ -1,6 +1,7 @@
 """The bart.base / bart.large vocabulary fix (summ_plugin.vocab_fix, summ-fix-vocab, the hook)."""
 import hashlib
 import os
+import re
 
 import pytest
 import torch
@@ -170,25 +171,29 @@ def test_cli_fixes_writes_atomically_and_is_idempotent(files, tmp_path, capsys):
     assert "already matches" in capsys.readouterr().out
     assert _sha(again) == _sha(out)
     # Fixed once for one dictionary, the file's rows follow that dictionary afterwards.
-    with pytest.raises(SystemExit, match="already fixed"):
+    with pytest.raises(SystemExit) as exit_info:
         fix_vocab_main(["--checkpoint", out, "--dict", files["gpt2_dict"], "--out", again,
                         "--checkpoint-dict", files["base_dict"]])
+    assert exit_info.value.code == 2 and "already fixed" in capsys.readouterr().err
 
 
 def test_cli_user_errors(files, tmp_path, capsys):
-    with pytest.raises(SystemExit, match="refusing to overwrite"):
-        fix_vocab_main(["--checkpoint", files["base"], "--dict", files["gpt2_dict"],
-                        "--out", files["base"]])
-    with pytest.raises(SystemExit, match="checkpoint not found"):
-        fix_vocab_main(["--checkpoint", str(tmp_path / "no.pt"), "--dict", files["gpt2_dict"],
-                        "--out", str(tmp_path / "o.pt")])
+    def error_line(argv):
+        with pytest.raises(SystemExit) as exit_info:
+            fix_vocab_main(argv)
+        assert exit_info.value.code == 2
+        return capsys.readouterr().err.strip().splitlines()[-1]
+
+    assert "refusing to overwrite" in error_line(["--checkpoint", files["base"], "--dict", files["gpt2_dict"],
+                                                  "--out", files["base"]])
+    assert "checkpoint not found" in error_line(["--checkpoint", str(tmp_path / "no.pt"), "--dict",
+                                                 files["gpt2_dict"], "--out", str(tmp_path / "o.pt")])
     bad = tmp_path / "bad.txt"
     bad.write_text("w0 12\nw1 notacount\n")
-    with pytest.raises(SystemExit, match="bad dictionary .*bad.txt"):
-        fix_vocab_main(["--checkpoint", files["base"], "--dict", str(bad), "--out", str(tmp_path / "o.pt")])
-    with pytest.raises(SystemExit, match="cannot belong"):
-        fix_vocab_main(["--checkpoint", files["large"], "--dict", files["huge_dict"],
-                        "--out", str(tmp_path / "o.pt")])
+    assert re.search("bad dictionary .*bad.txt", error_line(["--checkpoint", files["base"], "--dict", str(bad),
+                                                             "--out", str(tmp_path / "o.pt")]))
+    assert "cannot belong" in error_line(["--checkpoint", files["large"], "--dict", files["huge_dict"],
+                                          "--out", str(tmp_path / "o.pt")])
     assert not (tmp_path / "o.pt").exists()
 
 

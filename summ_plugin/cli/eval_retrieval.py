@@ -25,20 +25,20 @@ from typing import Dict, List, Optional
 
 from tqdm import tqdm
 
+from summ_plugin.data.bad_records import BadRecordPolicy
 from summ_plugin.data.bpe import BPEFileError
 from summ_plugin.data.encoder import ExampleEncoder
-from summ_plugin.data.formats import iter_jsonl_records
+from summ_plugin.data.formats import iter_input_records
 from summ_plugin.data.records import BadRecordError
 from summ_plugin.data.text import clean_record
 from summ_plugin.atomic import atomic_write_json
-from summ_plugin.cli import setup_logging
+from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_main
+from summ_plugin.errors import UserError
 from summ_plugin.retrieval import SPLIT_MODES, available_retrievers, build_retriever
 
 logger = logging.getLogger("summ_plugin.cli.eval_retrieval")
 
-
-class UserError(Exception):
-    """A problem with the command line or the input: one line on stderr, exit code 2."""
+PROG = "summ-eval-retrieval"
 
 
 def parse_options(specs: List[str], names: List[str]) -> Dict[str, Dict[str, str]]:
@@ -71,13 +71,13 @@ def build_all(names: List[str], options: Dict[str, Dict[str, str]], selector: Op
     return retrievers
 
 
-def evaluate(path: str, retrievers: Dict, encoder: ExampleEncoder, max_docs: Optional[int] = None) -> Dict:
+def evaluate(path: str, retrievers: Dict, encoder: ExampleEncoder, max_docs: Optional[int] = None,
+             fmt: str = "auto", fields=None, on_bad_record: str = "error") -> Dict:
     sums = {name: {"rouge1_recall": 0.0, "rouge2_recall": 0.0, "n_tokens": 0, "seconds": 0.0}
             for name in retrievers}
     n_records = 0
-    for item in tqdm(iter_jsonl_records(path), desc="records", unit="rec", disable=None):
-        if isinstance(item, BadRecordError):
-            raise UserError(str(item))
+    policy = BadRecordPolicy(on_bad_record, UserError)
+    for item in tqdm(policy.records(iter_input_records(path, fmt, fields)), desc="records", unit="rec", disable=None):
         if max_docs is not None and n_records >= max_docs:
             break
         n_records += 1
@@ -175,8 +175,9 @@ def parse_budgets(spec: str) -> List[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="summ-eval-retrieval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input", required=True, help="JSONL records with summaries")
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", required=True, help="records with summaries (any input format summ-prepare "
+                        "reads, see --format)")
     parser.add_argument("--retrievers", default="lead,bm25,centrality,hybrid,oracle",
                         help=f"comma-separated, from: {', '.join(available_retrievers())}")
     parser.add_argument("--max-positions", "--max-source-positions", dest="max_positions", default="1024",
@@ -190,37 +191,35 @@ def build_parser() -> argparse.ArgumentParser:
                         help="retriever option, e.g. hybrid.lead_share=0.2 (repeatable)")
     parser.add_argument("--max-docs", type=int, help="evaluate only the first N records")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    add_record_options(parser.add_argument_group("records"))
+    add_log_level_option(parser)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    try:
-        names = [n.strip() for n in args.retrievers.split(",") if n.strip()]
-        if not names:
-            raise UserError("--retrievers is empty")
-        if not os.path.isfile(args.input):
-            raise UserError(f"input file not found: {args.input}")
-        budgets = parse_budgets(args.max_positions)
-        if bool(args.encoder_json) != bool(args.vocab_bpe):
-            raise UserError("give both --encoder-json and --vocab-bpe, or neither")
-        if args.encoder_json:
-            token_counting = "exact GPT-2 BPE token counts"
-        else:
-            token_counting = "approximate token counts (1.3 per word)"
-        try:
-            encoder = ExampleEncoder(args.encoder_json, args.vocab_bpe, split_mode=args.split_mode)
-        except BPEFileError as err:
-            raise UserError(str(err)) from None
-        retrievers = build_all(names, parse_options(args.option, names), args.selector)
-        if not args.encoder_json:
-            logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
-        reports = [evaluate(args.input, retrievers, encoder.with_source_positions(budget), args.max_docs)
-                   for budget in budgets]
-    except UserError as err:
-        print(f"summ-eval-retrieval: error: {err}", file=sys.stderr)
-        return 2
+    return run_main(build_parser(), argv, run, user_errors=(BadRecordError, BPEFileError))
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.retrievers.split(",") if n.strip()]
+    if not names:
+        raise UserError("--retrievers is empty")
+    if not os.path.isfile(args.input):
+        raise UserError(f"input file not found: {args.input}")
+    budgets = parse_budgets(args.max_positions)
+    if bool(args.encoder_json) != bool(args.vocab_bpe):
+        raise UserError("give both --encoder-json and --vocab-bpe, or neither")
+    if args.encoder_json:
+        token_counting = "exact GPT-2 BPE token counts"
+    else:
+        token_counting = "approximate token counts (1.3 per word)"
+        logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
+    encoder = ExampleEncoder(args.encoder_json, args.vocab_bpe, split_mode=args.split_mode)
+    retrievers = build_all(names, parse_options(args.option, names), args.selector)
+    fields = record_fields(args)
+    reports = [evaluate(args.input, retrievers, encoder.with_source_positions(budget), args.max_docs,
+                        args.input_format, fields, args.on_bad_record)
+               for budget in budgets]
     if len(reports) == 1:
         report = reports[0]
         report["token_counting"] = token_counting

@@ -19,14 +19,17 @@ import sys
 from typing import List, Optional
 
 from summ_plugin.atomic import atomic_output
-from summ_plugin.cli import setup_logging
+from summ_plugin.cli.common import add_log_level_option, run_main
+from summ_plugin.errors import UserError
 
 logger = logging.getLogger(__name__)
+
+PROG = "summ-fix-vocab"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="summ-fix-vocab",
+        prog=PROG,
         description="Resize a BART checkpoint's embedding rows (encoder/decoder embed_tokens, "
         "output_projection) to the size of a fairseq dictionary, e.g. bart.base (51201 rows) "
         "to the GPT-2 dict.txt of a data-bin (50264 entries), and/or extend its learned "
@@ -55,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the same for the decoder's table (left alone unless given)")
     positions.add_argument("--allow-shrink", action="store_true",
                            help="allow fewer positions than the checkpoint has (cuts the table)")
+    add_log_level_option(parser)
     return parser
 
 
@@ -64,11 +68,11 @@ def _load_dictionary(path: str, add_mask: bool):
     from ..vocab_fix import MASK_SYMBOL
 
     if not os.path.isfile(path):
-        raise SystemExit(f"summ-fix-vocab: error: dictionary not found: {path}")
+        raise UserError(f"dictionary not found: {path}")
     try:
         dictionary = Dictionary.load(path)
     except (ValueError, RuntimeError) as err:
-        raise SystemExit(f"summ-fix-vocab: error: bad dictionary {path}: {err}")
+        raise UserError(f"bad dictionary {path}: {err}")
     if add_mask:
         dictionary.add_symbol(MASK_SYMBOL)
     return dictionary
@@ -82,54 +86,38 @@ DEFAULT_MAX_DROPPED_ROWS = 1024
 def check_dictionary_size(dict_path: str, target, checkpoint_rows: int, max_dropped_rows: int) -> None:
     symbols = len(target) - target.nspecial
     if symbols <= 0:
-        raise SystemExit(f"summ-fix-vocab: error: {dict_path}: the dictionary is empty (no symbols besides "
+        raise UserError(f"{dict_path}: the dictionary is empty (no symbols besides "
                          "fairseq's specials); give the data-bin's dict.source.txt")
     dropped = checkpoint_rows - len(target)
     if dropped > max_dropped_rows:
-        raise SystemExit(
-            f"summ-fix-vocab: error: {dict_path}: {len(target)} entries for a checkpoint with {checkpoint_rows} "
+        raise UserError(
+            f"{dict_path}: {len(target)} entries for a checkpoint with {checkpoint_rows} "
             f"vocabulary rows would drop {dropped} trained rows (at most {max_dropped_rows}, --max-dropped-rows): "
             "a dictionary this small is not this model's (cut short, or of another corpus)")
 
 
-def _same_file(a: str, b: str) -> bool:
-    if os.path.exists(b):
-        return os.path.samefile(a, b)
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    from ..safe_io import find_write_error, write_error_message
-
-    try:
-        return _main(argv)
-    except OSError as err:
-        cause = find_write_error(err)
-        if cause is None:
-            raise
-        raise SystemExit(f"summ-fix-vocab: error: {write_error_message(cause)}; nothing written")
-
-
-def _main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    return run_main(parser, argv, lambda args: _run(parser, args), consequence="nothing written")
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.dict_path and args.max_source_positions is None and args.max_target_positions is None:
         parser.error("nothing to do: give --dict and/or --max-source-positions / --max-target-positions")
     if (args.add_mask or args.checkpoint_dict) and not args.dict_path:
         parser.error("--add-mask and --checkpoint-dict need --dict")
-    setup_logging()
-
     import torch
 
     from ..checkpoints import CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint_safely
     from ..positions import PositionFixError, fix_checkpoint_positions
+    from ..safe_io import same_file
     from ..vocab_fix import FixReport, VocabFixError, embedding_rows, fix_checkpoint
 
     if not os.path.isfile(args.checkpoint):
-        raise SystemExit(f"summ-fix-vocab: error: checkpoint not found: {args.checkpoint}")
-    if _same_file(args.checkpoint, args.out):
-        raise SystemExit(
-            f"summ-fix-vocab: error: --out {args.out} is the input checkpoint; "
+        raise UserError(f"checkpoint not found: {args.checkpoint}")
+    if same_file(args.checkpoint, args.out):
+        raise UserError(
+            f"--out {args.out} is the input checkpoint; "
             "refusing to overwrite it")
     target = _load_dictionary(args.dict_path, args.add_mask) if args.dict_path else None
     checkpoint_symbols = None
@@ -149,7 +137,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
             fixed, position_report = fix_checkpoint_positions(
                 fixed, args.max_source_positions, args.max_target_positions, args.allow_shrink)
     except (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError, PositionFixError) as err:
-        raise SystemExit(f"summ-fix-vocab: error: {args.checkpoint}: {err}")
+        raise UserError(f"{args.checkpoint}: {err}")
     messages = [r.message for r in (report, position_report) if r is not None and r.message]
 
     if not report.changed and not (position_report and position_report.changed):

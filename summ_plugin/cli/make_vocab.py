@@ -12,38 +12,36 @@ import argparse
 import logging
 import os
 import shutil
-import sys
 from typing import Iterator, List, Optional
 
 from tqdm import tqdm
 
-from summ_plugin.cli import setup_logging
+from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_main
+from summ_plugin.errors import UserError
 
 PROG = "summ-make-vocab"
 logger = logging.getLogger("summ_plugin.cli.make_vocab")
 
 
-class VocabError(Exception):
+class VocabError(UserError):
     pass
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--input", required=True, help="comma-separated input files (any summ-prepare format)")
-    parser.add_argument("--format", default="auto", choices=("auto", "jsonl", "csv", "parquet", "cnndm-stories"),
-                        help="input format (default: by extension)")
     parser.add_argument("--out", required=True, help="output directory for encoder.json, vocab.bpe, dict.txt")
     parser.add_argument("--overwrite", action="store_true", help="replace the vocabulary files already in --out")
     parser.add_argument("--vocab-size", type=int, help="train a byte-level BPE of this many tokens")
     parser.add_argument("--min-frequency", type=int, default=2, help="BPE merges need a pair seen this often")
     parser.add_argument("--encoder-json", help="use this existing BPE instead of training one (with --vocab-bpe)")
     parser.add_argument("--vocab-bpe", help="use this existing BPE instead of training one (with --encoder-json)")
-    parser.add_argument("--on-bad-record", default="error", choices=("error", "skip"))
-    parser.add_argument("--log-level", default="INFO")
+    add_record_options(parser)
+    add_log_level_option(parser)
     return parser
 
 
-def iter_texts(paths: List[str], fmt: str, on_bad_record: str) -> Iterator[str]:
+def iter_texts(paths: List[str], fmt: str, on_bad_record: str, fields=None) -> Iterator[str]:
     from summ_plugin.data.bad_records import BadRecordPolicy
     from summ_plugin.data.formats import iter_input_records
     from summ_plugin.data.records import BadRecordError
@@ -51,7 +49,7 @@ def iter_texts(paths: List[str], fmt: str, on_bad_record: str) -> Iterator[str]:
 
     for path in paths:
         try:
-            records = iter_input_records(path, fmt=fmt, require_summary=False)
+            records = iter_input_records(path, fmt=fmt, fields=fields, require_summary=False)
         except BadRecordError as err:
             raise VocabError(str(err)) from None
         policy = BadRecordPolicy(on_bad_record, VocabError)
@@ -81,7 +79,7 @@ def check_output_dir(out_dir: str, overwrite: bool) -> None:
 
 def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: str = "auto",
                encoder_json: Optional[str] = None, vocab_bpe: Optional[str] = None,
-               on_bad_record: str = "error", min_frequency: int = 2, overwrite: bool = True) -> str:
+               on_bad_record: str = "error", min_frequency: int = 2, overwrite: bool = True, fields=None) -> str:
     from summ_plugin.data.bpe import BPEFileError, build_dictionary, load_gpt2_bpe, train_byte_level_bpe
 
     for path in paths:
@@ -100,7 +98,7 @@ def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: s
         if not vocab_size:
             raise VocabError("give --vocab-size to train a BPE (or --encoder-json/--vocab-bpe to use one)")
         try:
-            train_byte_level_bpe(iter_texts(paths, fmt, on_bad_record), vocab_size, out_dir, min_frequency=min_frequency)
+            train_byte_level_bpe(iter_texts(paths, fmt, on_bad_record, fields), vocab_size, out_dir, min_frequency=min_frequency)
         except ValueError as err:
             raise VocabError(str(err)) from None
     try:
@@ -108,32 +106,25 @@ def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: s
     except BPEFileError as err:
         raise VocabError(str(err)) from None
     # every BPE symbol gets a dict entry (count 0 if unseen): no <unk> on valid/test text
-    streams = (bpe.encode(" " + text) for text in tqdm(iter_texts(paths, fmt, on_bad_record), desc="counting", unit=" texts"))
+    streams = (bpe.encode(" " + text) for text in tqdm(iter_texts(paths, fmt, on_bad_record, fields), desc="counting", unit=" texts"))
     dict_path = os.path.join(out_dir, "dict.txt")
     build_dictionary(streams, dict_path, include_ids=bpe.ids)
     return dict_path
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
-    try:
-        dict_path = make_vocab(
-            [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.format,
-            encoder_json=args.encoder_json, vocab_bpe=args.vocab_bpe,
-            on_bad_record=args.on_bad_record, min_frequency=args.min_frequency, overwrite=args.overwrite,
-        )
-    except VocabError as err:
-        sys.stderr.write(f"{PROG}: error: {err}\n")
-        raise SystemExit(1)
-    except OSError as err:
-        from summ_plugin.safe_io import exit_on_write_error
+    return run_main(build_parser(), argv, run)
 
-        exit_on_write_error(err, PROG)
-        raise
+
+def run(args: argparse.Namespace) -> int:
+    dict_path = make_vocab(
+        [p for p in args.input.split(",") if p], args.out, args.vocab_size, fmt=args.input_format,
+        encoder_json=args.encoder_json, vocab_bpe=args.vocab_bpe, on_bad_record=args.on_bad_record,
+        min_frequency=args.min_frequency, overwrite=args.overwrite, fields=record_fields(args),
+    )
     print(os.path.dirname(dict_path))
     return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -5,10 +5,8 @@
 writes report/loss.png, report/rouge.png (when the run used --eval-rouge) and report/report.md.
 """
 import argparse
-import logging
-import sys
 
-from summ_plugin.cli import setup_logging
+from summ_plugin.cli.common import add_log_level_option, run_main
 
 PROG = "summ-report"
 
@@ -24,21 +22,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prepare-json", help="summ-prepare's manifest (DATA_BIN/prepare.json) for the retrieval options")
     parser.add_argument("--metric", help="pick the best checkpoint by this valid metric (default: rougeL if logged, else loss)")
     parser.add_argument("--valid-subset", help="validation subset tag in the log (default: valid)")
-    parser.add_argument("--quiet", action="store_true", help="log warnings only")
+    parser.add_argument("--quiet", action="store_true", help="log warnings only (--log-level WARNING)")
+    add_log_level_option(parser)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    setup_logging(logging.WARNING if args.quiet else logging.INFO)
-    from summ_plugin.report import LogFormatError, write_report
+    return run_main(build_parser(), argv, run)
 
-    try:
-        outputs = write_report(args.log, args.out_dir, metric=args.metric, subset=args.valid_subset,
-                               prepare_json=args.prepare_json)
-    except LogFormatError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        raise SystemExit(2)
+
+def run(args: argparse.Namespace) -> int:
+    from summ_plugin.report import write_report
+
+    outputs = write_report(args.log, args.out_dir, metric=args.metric, subset=args.valid_subset,
+                           prepare_json=args.prepare_json)
     for name in ("report", "loss", "rouge"):
         if name in outputs:
             print(outputs[name])
@@ -46,4 +43,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

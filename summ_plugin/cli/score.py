@@ -19,12 +19,12 @@ import json
 import logging
 import os
 import re
-import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_write_text
-from summ_plugin.cli import setup_logging
+from summ_plugin.cli.common import add_log_level_option, run_main
+from summ_plugin.errors import UserError
 from summ_plugin.data.formats import iter_jsonl_objects
 from summ_plugin.data.records import BadRecordError
 
@@ -36,7 +36,7 @@ _GENERATE_LINE = re.compile(r"^([HDT])-(\d+)\t(.*)$")
 _BPE_SPECIALS = {"<unk>", "<mask>"}
 
 
-class ScoreInputError(Exception):
+class ScoreInputError(UserError):
     """A user error in the inputs; the message is the one line shown to the user."""
 
 
@@ -353,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="processes for per-example scoring (default 1)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no CI; default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or log messages")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or log messages (--log-level WARNING)")
+    add_log_level_option(parser)
     return parser
 
 
@@ -424,23 +425,13 @@ def run(args) -> Dict:
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    setup_logging(logging.WARNING if args.quiet else logging.INFO)
-    from summ_plugin.safe_io import find_write_error, write_error_message
+    return run_main(build_parser(), argv, score)
 
-    try:
-        run(args)
-    except ScoreInputError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        raise SystemExit(2)
-    except OSError as e:
-        cause = find_write_error(e)
-        if cause is None:
-            raise
-        print(f"{PROG}: error: {write_error_message(cause)}", file=sys.stderr)
-        raise SystemExit(2)
+
+def score(args) -> int:
+    run(args)  # the report it returns is for callers in Python; the CLI printed the table
     return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

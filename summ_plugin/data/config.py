@@ -3,7 +3,10 @@ summ-summarize) and the constants that fix the layout of a prepared example."""
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Optional, Tuple
 
+from summ_plugin.data.formats import FORMATS
 from summ_plugin.data.records import FieldNames
+from summ_plugin.errors import UserError
+from summ_plugin.retrieval.passages import SPLIT_MODES
 
 SPLITS = ("train", "valid", "test")
 SOURCE_LANG, TARGET_LANG = "source", "target"
@@ -20,43 +23,92 @@ DEFAULT_TRAIN_RETRIEVER_OPTIONS = {"pad": "random"}
 SELECTOR_FILE = "selector.json"
 
 
-class PrepareError(Exception):
-    """A user error (bad input, bad option): the CLI prints it as one line and exits."""
+class PrepareError(UserError):
+    """A user error (bad input, bad option): the CLI prints it as one line and exits 2."""
+
+
+BAD_RECORD_POLICIES = ("error", "skip")
+
+
+# How a tool reads records; PrepareConfig and summarize's SummarizeConfig hold these fields and
+# the summ-* CLIs build --format / --on-bad-record from them (summ_plugin.cli.common).
+def input_format_field():
+    return field(default="auto", metadata={
+        "help": "input format; auto: by extension (a directory: CNN/DM stories)", "choices": FORMATS})
+
+
+def on_bad_record_field():
+    return field(default="error", metadata={
+        "help": "error: stop at the first bad record (its file and line); skip: leave it out, count it "
+                "and go on (summ-prepare lists it in {split}.skipped.jsonl)",
+        "choices": BAD_RECORD_POLICIES})
+
+
+# The data-bin and BPE files a trained model goes with (summ-summarize, summ-export-hf): by
+# default the ones its training used, found through the checkpoint and the data-bin's prepare.json.
+def trained_data_bin_field():
+    return field(default=None, metadata={
+        "help": "data-bin the model was trained on (dict.source.txt, prepare.json); default: the checkpoint's "
+                "task.data"})
+
+
+def trained_bpe_field(what: str):
+    return field(default=None, metadata={"help": f"GPT-2 {what} (default: as in training)"})
+
+
+@dataclass
+class RecordOptions:
+    """The record-reading options of every summ-* tool that reads raw records."""
+
+    input_format: str = input_format_field()
+    on_bad_record: str = on_bad_record_field()
 
 
 @dataclass
 class PrepareConfig:
-    destdir: str
-    encoder_json: str
-    vocab_bpe: str
-    dict_path: str
+    destdir: str = field(metadata={"help": "output data-bin directory"})
+    encoder_json: str = field(metadata={"help": "GPT-2 encoder.json"})
+    vocab_bpe: str = field(metadata={"help": "GPT-2 vocab.bpe"})
+    dict_path: str = field(metadata={"help": "fairseq dict.txt (of the model to fine-tune)"})
     # split name -> input path (file, or directory for CNN/DM stories)
     inputs: Dict[str, str] = field(default_factory=dict)
-    # None: chosen on the valid split (lead, learned or a lead+learned hybrid), see
-    # summ_plugin.retrieval.choice; lead when there are no summaries to learn from
-    retriever: Optional[str] = None
-    # None: the published recipe, the oracle padded with random unselected passages
-    train_retriever: Optional[str] = None
-    retriever_options: Dict = field(default_factory=dict)
-    train_retriever_options: Optional[Dict] = None
-    split_mode: str = "sentence"
-    # bounded samples for choosing the default retriever: records the selector is trained
-    # on (first N of train) and records the candidates are scored on (first N of valid)
-    selector_train_records: int = 200
-    selector_valid_records: int = 200
-    max_source_positions: int = 1024
-    max_target_positions: int = 1024
-    workers: int = 1
-    on_bad_record: str = "error"
+    retriever: Optional[str] = field(default=None, metadata={
+        "help": "retriever for valid/test; default: chosen on the valid split among lead (truncation), a "
+                "selector learned on the train split, and lead+learned hybrids (the table and the choice are "
+                "logged and kept in prepare.json); lead when there are no summaries to learn from"})
+    train_retriever: Optional[str] = field(default=None, metadata={
+        "help": "retriever for the train split; default: oracle padded with random passages "
+                "(the published recipe)"})
+    retriever_options: Dict = field(default_factory=dict, metadata={
+        "help": "JSON object of options for --retriever", "metavar": "JSON"})
+    train_retriever_options: Optional[Dict] = field(default=None, metadata={
+        "help": "JSON object of options for --train-retriever (default: --retriever-options when both "
+                "name the same retriever, else none)", "metavar": "JSON"})
+    split_mode: str = field(default="sentence", metadata={
+        "help": "how documents are cut into passages", "choices": SPLIT_MODES})
+    # bounded samples for choosing the default retriever
+    selector_train_records: int = field(default=200, metadata={
+        "help": "default retriever: train the selector on the first N train records", "metavar": "N"})
+    selector_valid_records: int = field(default=200, metadata={
+        "help": "default retriever: score the candidates on the first N valid records", "metavar": "N"})
+    max_source_positions: int = field(default=1024, metadata={
+        "help": "source budget in tokens: retrieval fills it, the model must have this many positions",
+        "metavar": "N"})
+    max_target_positions: int = field(default=1024, metadata={
+        "help": "longer targets are truncated (counted in the log and prepare.json)", "metavar": "N"})
+    workers: int = field(default=1, metadata={"help": "worker processes (output is identical for any N)", "metavar": "N"})
+    on_bad_record: str = on_bad_record_field()
     # None: formats.py detects the column layout (canonical, cnn_dailymail, billsum)
     fields: Optional[FieldNames] = None
-    input_format: str = "auto"
-    shards: int = 1
-    overwrite: bool = False
-    allow_missing_summary: Tuple[str, ...] = ()
-    # stop when more than this percentage of the tokens map to <unk>: the dict.txt does not
-    # belong to the BPE (an empty, cut or foreign dictionary)
-    max_unk_rate: float = 1.0
+    input_format: str = input_format_field()
+    shards: int = field(default=1, metadata={
+        "help": "spread the train split round-robin over N shard dirs (fairseq epoch sharding)", "metavar": "N"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing data-bin in --destdir"})
+    allow_missing_summary: Tuple[str, ...] = field(default=(), metadata={
+        "help": "comma-separated splits whose records may lack a summary (only: test)", "metavar": "SPLITS"})
+    max_unk_rate: float = field(default=1.0, metadata={
+        "help": "stop when more than this percentage of tokens are <unk>: the dictionary does not fit "
+                "the BPE (an empty, cut or foreign dict.txt)", "metavar": "PERCENT"})
 
     def retriever_for(self, split: str) -> Tuple[str, Dict]:
         if split == "train":

@@ -6,13 +6,13 @@ cannot take those examples: with ``--skip-invalid-size-inputs-valid-test`` (the 
 recipe) fairseq drops them with a WARNING (a third of the data in the probe), without it it
 fails mid-epoch. Stop at set-up instead, saying which number to change.
 """
-import json
 import os
 from typing import Dict, Optional
 
 from fairseq import utils
 
 from ..checkpoints import DataBinError
+from ..data.prepare import read_prepare_json
 
 
 class PositionsMismatchError(DataBinError):
@@ -28,10 +28,9 @@ def prepared_budget(data: str) -> Optional[Dict]:
         path = os.path.join(directory, "prepare.json")
         if os.path.isfile(path):
             try:
-                with open(path, encoding="utf-8") as handle:
-                    budget = json.load(handle).get("budget")
-            except (OSError, ValueError):
-                return None  # not ours to judge; fairseq reads the data-bin itself
+                budget = read_prepare_json(directory).get("budget")
+            except (OSError, ValueError, AttributeError):
+                return None  # not ours to judge (unreadable, not a JSON object); fairseq reads the data-bin itself
             if isinstance(budget, dict):
                 return dict(budget, path=path)
             return None

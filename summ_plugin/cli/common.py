@@ -1,0 +1,207 @@
+"""The one convention of the summ-* tools: options built from the config dataclasses, the
+record-reading options, the logging set-up, and how errors end a run.
+
+* :func:`add_dataclass_arguments`: ``--name`` options from a dataclass's fields (type, default,
+  choices and help from the field), as fairseq builds its options from its dataclass configs;
+  a setting is declared once, in its dataclass, and the CLI cannot drift from it.
+* :func:`add_record_options` / :func:`record_fields`: ``--format``, ``--on-bad-record`` and the
+  ``--*-field`` options of every tool that reads raw records (the formats summ-prepare reads).
+* :func:`add_log_level_option` / :func:`setup_logging`: one log format, INFO by default.
+* :func:`run_main`: parse, set up logging, run the tool's body under :func:`run_tool`.
+* :func:`run_tool`: a user error (:class:`summ_plugin.errors.UserError`, a disk-full or
+  forbidden write) ends the run with one line ``PROG: error: MESSAGE`` and exit status 2, as
+  argparse ends a bad command line; Ctrl-C ends it with 130; anything else is a bug and keeps
+  its traceback.
+"""
+import argparse
+import dataclasses
+import inspect
+import json
+import logging
+import sys
+import typing
+from typing import Callable, Dict, Iterable, Optional, Tuple, Type
+
+USER_ERROR_STATUS = 2  # argparse's status for a bad command line
+INTERRUPTED_STATUS = 130  # the shell's status for a run ended by SIGINT
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+# ----------------------------------------------------------------------------- logging
+
+
+def setup_logging(level=logging.INFO) -> None:
+    """One log format and level for the summ-* tools; ``level`` a name ("INFO", "debug") or a
+    number. ``force``: replaces whatever configured the root logger before (a library's import)."""
+    if isinstance(level, str):
+        level = logging.getLevelName(level.upper())
+        if not isinstance(level, int):
+            level = logging.INFO
+    logging.basicConfig(
+        level=level, format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", stream=sys.stderr, force=True
+    )
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+
+
+def add_log_level_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
+                        help="log messages of this level and above (default: %(default)s)")
+
+
+# ----------------------------------------------------------------------------- options from dataclasses
+
+
+def json_object(text: str) -> Dict:
+    """argparse type of a JSON-object option (``--retriever-options '{"k1": 1.5}'``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err.msg})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def comma_list(text: str) -> Tuple[str, ...]:
+    """argparse type of a comma-separated option (``--allow-missing-summary test``)."""
+    return tuple(part for part in text.split(",") if part)
+
+
+def _value_type(annotation):
+    """``Optional[X]`` -> ``X``; ``Dict[...]`` -> dict; ``Tuple[...]`` -> tuple."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is typing.Union and len(args) == 1:
+        annotation = args[0]
+    return typing.get_origin(annotation) or annotation
+
+
+_TYPES = {int: int, float: float, str: str, dict: json_object, tuple: comma_list}
+
+
+def field_default(f: dataclasses.Field):
+    """A field's default value; ``dataclasses.MISSING`` for a field without one."""
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return f.default
+
+
+def add_dataclass_arguments(parser, cls: Type, *, include: Optional[Iterable[str]] = None,
+                            exclude: Iterable[str] = (), names: Optional[Dict[str, str]] = None,
+                            required: bool = True) -> None:
+    """Add one option per field of dataclass ``cls`` to ``parser`` (a parser or an argument group).
+
+    The option is ``--field-name`` (or ``names[field]``), its dest the field's name, so that
+    ``cls(**{name: getattr(args, name)})`` rebuilds the config. Type, default and help come from
+    the field (``metadata``: ``help``, ``choices``, ``metavar``); a bool field is a flag. A field
+    without a default is a required option, or (``required=False``) defaults to None and the
+    caller checks it. ``include``: only these fields, in this order; ``exclude``: not these.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    chosen = list(include) if include is not None else [n for n in fields if n not in set(exclude)]
+    hints = typing.get_type_hints(cls)
+    for name in chosen:
+        f = fields[name]
+        option = (names or {}).get(name, "--" + name.replace("_", "-"))
+        default = field_default(f)
+        help_text = f.metadata.get("help", "").replace("%", "%%")
+        kwargs = {"dest": name}
+        if default is dataclasses.MISSING:
+            if required:
+                kwargs["required"] = True
+            else:
+                kwargs["default"] = None
+        else:
+            kwargs["default"] = default
+            # None, off, empty: the help says what that means; a value is worth showing
+            if default is not None and default is not False and not (isinstance(default, (str, tuple, dict))
+                                                                      and not default):
+                help_text += " (default: %(default)s)"
+        value_type = _value_type(hints[name])
+        if value_type is bool:
+            kwargs["action"] = "store_true"
+        elif value_type in _TYPES:
+            kwargs["type"] = _TYPES[value_type]
+        else:
+            raise TypeError(f"{cls.__name__}.{name}: no command-line type for {hints[name]}")
+        for key in ("choices", "metavar"):
+            if key in f.metadata:
+                kwargs[key] = f.metadata[key]
+        parser.add_argument(option, help=help_text or None, **kwargs)
+
+
+def dataclass_values(args: argparse.Namespace, cls: Type, exclude: Iterable[str] = ()) -> Dict:
+    """The values of ``cls``'s fields that ``args`` holds (the options of add_dataclass_arguments)."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+            if f.name not in set(exclude) and hasattr(args, f.name)}
+
+
+# ----------------------------------------------------------------------------- reading records
+
+
+def field_options() -> Tuple[str, ...]:
+    """The parts of a record a ``--*-field`` option names (the ones the readers accept)."""
+    from summ_plugin.data.formats import field_names_from_options
+
+    return tuple(inspect.signature(field_names_from_options).parameters)
+
+
+def add_record_options(parser) -> None:
+    """``--format``, ``--on-bad-record`` and ``--id-field``/``--document-field``/...: how a tool
+    reads raw records, the same for every tool (data.config.RecordOptions)."""
+    from summ_plugin.data.config import RecordOptions
+
+    add_dataclass_arguments(parser, RecordOptions, names={"input_format": "--format"})
+    for name in field_options():
+        parser.add_argument(f"--{name}-field", metavar="NAME",
+                            help=f"input field (JSON key, CSV or Parquet column) holding the {name} "
+                            "(default: detect the layout)")
+
+
+def record_fields(args: argparse.Namespace):
+    """The ``FieldNames`` the ``--*-field`` options give, or None (detect the layout)."""
+    from summ_plugin.data.formats import field_names_from_options
+
+    return field_names_from_options(**{name: getattr(args, f"{name}_field") for name in field_options()})
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def exit_with_error(prog: str, message: str, consequence: str = "") -> None:
+    """``PROG: error: MESSAGE[; CONSEQUENCE]`` on stderr, exit status 2 (argparse's)."""
+    sys.stderr.write(f"{prog}: error: {message}{'; ' + consequence if consequence else ''}\n")
+    raise SystemExit(USER_ERROR_STATUS)
+
+
+def run_tool(prog: str, body: Callable[[], Optional[int]], *, user_errors: Tuple[Type[BaseException], ...] = (),
+             consequence: str = "") -> int:
+    """Run a tool's ``body`` under the one error convention; returns its status (0 for None).
+
+    ``user_errors``: exception types besides UserError that are the user's to fix (a library's
+    input error). ``consequence``: what a failed write or Ctrl-C leaves ("nothing was published").
+    """
+    from summ_plugin.errors import UserError
+    from summ_plugin.safe_io import find_write_error, write_error_message
+
+    try:
+        status = body()
+    except (UserError,) + tuple(user_errors) as err:
+        exit_with_error(prog, str(err))
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted{'; ' + consequence if consequence else ''}\n")
+        raise SystemExit(INTERRUPTED_STATUS)
+    except OSError as err:
+        cause = find_write_error(err)
+        if cause is None:
+            raise
+        exit_with_error(prog, write_error_message(cause), consequence)
+    return 0 if status is None else status
+
+
+def run_main(parser: argparse.ArgumentParser, argv: Optional[Iterable[str]],
+             body: Callable[[argparse.Namespace], Optional[int]], *, user_errors: Tuple[Type[BaseException], ...] = (), consequence: str = "") -> int:
+    """A tool's ``main``: parse ``argv``, set up logging (``--log-level``; ``--quiet``: warnings
+    only), then ``body(args)`` under :func:`run_tool` with ``parser.prog`` as the tool's name."""
+    args = parser.parse_args(argv)
+    setup_logging(logging.WARNING if getattr(args, "quiet", False) else args.log_level)
+    return run_tool(parser.prog, lambda: body(args), user_errors=user_errors, consequence=consequence)
