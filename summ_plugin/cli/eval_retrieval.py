@@ -213,9 +213,10 @@ def run(args: argparse.Namespace) -> int:
         token_counting = "exact GPT-2 BPE token counts"
     else:
         token_counting = "approximate token counts (1.3 per word)"
-        logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
     encoder = ExampleEncoder(args.encoder_json, args.vocab_bpe, split_mode=args.split_mode)
     retrievers = build_all(names, parse_options(args.option, names), args.selector)
+    if not args.encoder_json:
+        logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")
     fields = record_fields(args)
     reports = [evaluate(args.input, retrievers, encoder.with_source_positions(budget), args.max_docs,
                         args.input_format, fields, args.on_bad_record)
