@@ -84,11 +84,17 @@ def lcs_target_indices(target: Sequence[str], prediction: Sequence[str], masks: 
     found = []
     i, j = len(target), width
     while remaining and i > 0 and j > 0:
-        if target[i - 1] == prediction[j - 1]:
+        token = target[i - 1]
+        if token == prediction[j - 1]:
             found.append(i - 1)
             remaining -= 1
             i -= 1
             j -= 1
+            continue
+        if token not in masks:
+            # a row of a token the prediction lacks equals the row above, so table[i][j - 1]
+            # is at most table[i - 1][j]: rouge-score goes up
+            i -= 1
             continue
         below = (1 << (j - 1)) - 1
         left = (j - 1) - (rows[i] & below).bit_count()  # table[i][j - 1]
