@@ -84,9 +84,9 @@ def measured_train_cmd(cmd: List[str]) -> List[str]:
     return [sys.executable, os.path.join(REPO, "bench", "train_peak_memory.py"), *cmd[1:]]
 
 
-def score_cmd(hyps: str, refs: str, workers: int, json_out: str) -> List[str]:
+def score_cmd(hyps: str, refs: str, workers: int, json_out: str, bootstrap: int) -> List[str]:
     return [sys.executable, "-m", "summ_plugin.cli.score", "--hyps", hyps, "--refs", refs,
-            "--workers", str(workers), "--json", json_out, "--quiet"]
+            "--workers", str(workers), "--bootstrap", str(bootstrap), "--json", json_out, "--quiet"]
 
 
 def rouge_loop_cmd(hyps: str, refs: str) -> List[str]:

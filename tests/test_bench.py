@@ -219,6 +219,34 @@ def test_table_rows_report_targets_and_optional_sides():
     assert rows["train words/s"]["verdict"].startswith("missed")
 
 
+def test_rouge_rows_mark_both_targets():
+    rouge = {"pairs": 100, "workers": 2, "repeats": 1, "bootstrap": 1000, "figures_s": 4.0, "bootstrap_s": 5.0,
+             "stock_s": 10.0, "figures_pairs_per_s": 25.0, "bootstrap_pairs_per_s": 20.0, "stock_pairs_per_s": 10.0,
+             "ratio": 2.5, "bootstrap_ratio": 2.0, "bootstrap_cost": 1.25}
+    rows = bench_run.table_rows({"rouge": rouge})
+    assert [(r["ratio"], r["target"], r["verdict"]) for r in rows] == [
+        ("2.50x", ">= 2.0x", "met"), ("2.00x", "reported", ""), ("1.25x", "<= 1.2x", "missed (1.04x off)")]
+    assert "figures only" in rows[0]["measure"] and rows[2]["plugin"] == "5.0 / 4.0"
+
+
+@pytest.mark.slow
+def test_rouge_section_times_three_sides(tmp_path, capsys):
+    """summ-score starts fairseq's import (the package registers its task), hence slow."""
+    out = tmp_path / "bench.json"
+    assert bench_run.main(["--only", "rouge", "--rouge-pairs", "40", "--repeats", "1", "--work-dir",
+                           str(tmp_path / "work"), "--json", str(out), "--log-level", "WARNING"]) == 0
+    assert "figures only, vs 1-process rouge-score loop" in capsys.readouterr().out
+    section = json.loads(out.read_text())["rouge"]
+    assert {side: len(times) for side, times in section["runs"].items()} == {"figures": 1, "bootstrap": 1, "stock": 1}
+    assert section["ratio"] == pytest.approx(section["stock_s"] / section["figures_s"])
+    assert section["bootstrap_cost"] == pytest.approx(section["bootstrap_s"] / section["figures_s"])
+    scores = {side: json.loads((tmp_path / "work" / "rouge-40" / f"score-{side}.json").read_text())
+              for side in ("figures", "bootstrap")}
+    assert scores["figures"]["bootstrap"]["resamples"] == 0 and scores["bootstrap"]["bootstrap"]["resamples"] == 1000
+    f1 = {side: s["scores"]["rouge2"]["fmeasure"] for side, s in scores.items()}
+    assert f1["figures"]["mean"] == f1["bootstrap"]["mean"] and f1["bootstrap"]["low"] < f1["bootstrap"]["high"]
+
+
 # ----------------------------------------------------------------------------- positions section
 
 def test_measured_train_command_keeps_the_arguments():

@@ -180,3 +180,14 @@ def test_parallel_scoring_equals_serial_in_order(monkeypatch):
     assert serial.shape == (60, 4, 3)
     np.testing.assert_array_equal(parallel, serial)
     assert len({tuple(row) for row in serial[:, 0, :]}) > 10  # rows differ, so order matters
+
+
+def test_bootstrap_ci_is_the_percentile_of_plainly_resampled_means():
+    # the textbook computation: draw all resamples' indices at once, average the rows they pick
+    values = np.random.default_rng(4).random((37, 3))
+    idx = np.random.default_rng(9).integers(0, 37, size=(300, 37))
+    means = values[idx].mean(axis=1)
+    expected = np.quantile(means, 0.025, axis=0), np.quantile(means, 0.975, axis=0)
+    low, high = rouge.bootstrap_ci(values, n_resamples=300, seed=9, max_elements=37 * 7)  # blocks of 7 and a rest
+    np.testing.assert_allclose(low, expected[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(high, expected[1], rtol=0, atol=1e-12)

@@ -405,6 +405,10 @@ def run(args) -> Dict:
             "package": "rouge-score",
             "version": version("rouge-score"),
             "use_stemmer": True,
+            # the figures are rouge-score's; the tokenizer and arithmetic that compute them are
+            # the project's (equal, tested), so the stems are those of this nltk
+            "computed_by": "summ_plugin.rouge_tokens + summ_plugin.rouge_overlap",
+            "stemmer": f"nltk {version('nltk')} PorterStemmer",
             "rougeLsum_sentences": "summ_plugin.retrieval.split_sentences (newlines and '<n>' kept)",
         },
         "hyps": args.fairseq_generate or args.hyps,

@@ -2,9 +2,9 @@
 
 Greedy selection as in extractive-summarization labelling (Nallapati et al. 2017, Liu
 and Lapata 2019): repeatedly add the passage that most increases ROUGE-1 F + ROUGE-2 F
-of the selected set against the reference, computed with rouge-score's tokenizer and
-stemmer, and stop when no passage increases it. F rather than recall, so that a long
-passage must earn its length. No fairseq import.
+of the selected set against the reference, computed with rouge-score's tokenization
+(:mod:`summ_plugin.rouge_tokens`), and stop when no passage increases it. F rather than
+recall, so that a long passage must earn its length. No fairseq import.
 """
 import hashlib
 import random
@@ -13,8 +13,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..rouge_overlap import ngram_counts
+from ..rouge_tokens import tokenize
 from .base import Retriever, register_retriever
-from .coverage import ngram_counts, rouge_tokens
 from .passages import Passage
 
 PAD_MODES = ("none", "lead", "random")
@@ -37,13 +38,13 @@ class _OracleTable:
     """
 
     def __init__(self, passage_texts: Sequence[str], reference: str):
-        references = [ngram_counts(rouge_tokens(reference), n) for n in (1, 2)]
+        references = [ngram_counts(tokenize(reference), n) for n in (1, 2)]
         ids = [{gram: i for i, gram in enumerate(ref)} for ref in references]
         self.caps = [np.array([ref[g] for g in ref], dtype=np.float64) for ref in references]
         rows, grams, counts = ([[], []] for _ in range(3))
         self.lengths = np.zeros((len(passage_texts), 2))
         for row, text in enumerate(passage_texts):
-            tokens = rouge_tokens(text)
+            tokens = tokenize(text)
             self.lengths[row] = (len(tokens), max(len(tokens) - 1, 0))
             unigram_ids = ids[0]
             held = {}
