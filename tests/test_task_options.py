@@ -18,3 +18,23 @@ def test_the_same_config_without_eval_bleu_sets_up(tiny_data_bin, tiny_vocab):
         dict_lines = sum(1 for _ in handle)
     # the data-bin's dictionary: dict.txt's symbols plus fairseq's <s>, <pad>, </s>, <unk>
     assert len(task.source_dictionary) == len(task.target_dictionary) == dict_lines + 4
+
+
+def test_raw_directory_settings_are_summ_prepares():
+    """The task's raw-directory options are PrepareConfig's settings (declared once there): the
+    same defaults and help, under the task's names."""
+    from dataclasses import fields
+
+    from summ_plugin.data.config import PrepareConfig
+
+    task_fields = {f.name: f for f in fields(RetrieveSummarizeConfig)}
+    prepare_fields = {f.name: f for f in fields(PrepareConfig)}
+    cfg = RetrieveSummarizeConfig()
+    assert (cfg.retriever, cfg.train_retriever, cfg.retriever_options, cfg.split_mode, cfg.prepare_workers) == (
+        None, None, "{}", "sentence", 1)
+    for task_name, prepare_name in (("retriever", "retriever"), ("train_retriever", "train_retriever"),
+                                    ("retriever_options", "retriever_options"), ("split_mode", "split_mode"),
+                                    ("prepare_workers", "workers")):
+        task_help = task_fields[task_name].metadata["help"]
+        assert task_help.startswith("when DATA is a raw directory")
+        assert task_help.endswith(prepare_fields[prepare_name].metadata["help"])

@@ -164,6 +164,33 @@ def record_fields(args: argparse.Namespace):
     return field_names_from_options(**{name: getattr(args, f"{name}_field") for name in field_options()})
 
 
+def add_retrieval_tool_options(parser, purpose: str) -> None:
+    """The options of the retrieval tools (summ-train-selector, summ-eval-retrieval): how
+    passages are cut (``--split-mode``) and counted (``--encoder-json``/``--vocab-bpe``),
+    ``--max-docs``, the record options and ``--log-level``."""
+    from summ_plugin.retrieval.passages import SPLIT_MODES
+
+    parser.add_argument("--split-mode", default="sentence", choices=SPLIT_MODES,
+                        help="how documents are cut into passages (default: %(default)s)")
+    parser.add_argument("--encoder-json", help=f"GPT-2 encoder.json ({purpose}; without it: 1.3 tokens per word)")
+    parser.add_argument("--vocab-bpe", help=f"GPT-2 vocab.bpe ({purpose})")
+    parser.add_argument("--max-docs", type=int, metavar="N", help="read only the first N records")
+    add_record_options(parser.add_argument_group("records"))
+    add_log_level_option(parser)
+
+
+def passage_counting_encoder(args: argparse.Namespace, max_source_positions: int = 1024):
+    """The ExampleEncoder (summ_plugin.data.encoder) that :func:`add_retrieval_tool_options`
+    describe: exact GPT-2 counts with both BPE files, approximate ones with neither."""
+    from summ_plugin.data.encoder import ExampleEncoder
+    from summ_plugin.errors import UserError
+
+    if bool(args.encoder_json) != bool(args.vocab_bpe):
+        raise UserError("give both --encoder-json and --vocab-bpe, or neither")
+    return ExampleEncoder(args.encoder_json, args.vocab_bpe, max_source_positions=max_source_positions,
+                          split_mode=args.split_mode)
+
+
 # ----------------------------------------------------------------------------- errors
 
 

@@ -26,15 +26,13 @@ from typing import Dict, List, Optional
 from tqdm import tqdm
 
 from summ_plugin.data.bad_records import BadRecordPolicy
-from summ_plugin.data.bpe import BPEFileError
 from summ_plugin.data.encoder import ExampleEncoder
 from summ_plugin.data.formats import iter_input_records
-from summ_plugin.data.records import BadRecordError
 from summ_plugin.data.text import clean_record
 from summ_plugin.atomic import atomic_write_json
-from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_main
+from summ_plugin.cli.common import add_retrieval_tool_options, passage_counting_encoder, record_fields, run_main
 from summ_plugin.errors import UserError
-from summ_plugin.retrieval import SPLIT_MODES, available_retrievers, build_retriever
+from summ_plugin.retrieval import available_retrievers, build_retriever
 
 logger = logging.getLogger("summ_plugin.cli.eval_retrieval")
 
@@ -183,21 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-positions", "--max-source-positions", dest="max_positions", default="1024",
                         help="source budget in tokens (the model's --max-source-positions); several, "
                         "comma-separated (1024,2048), are reported side by side")
-    parser.add_argument("--split-mode", default="sentence", choices=SPLIT_MODES)
-    parser.add_argument("--encoder-json", help="GPT-2 encoder.json (exact token counts)")
-    parser.add_argument("--vocab-bpe", help="GPT-2 vocab.bpe (exact token counts)")
     parser.add_argument("--selector", help="selector JSON for the learned retriever")
     parser.add_argument("--option", action="append", default=[], metavar="RETRIEVER.KEY=VALUE",
                         help="retriever option, e.g. hybrid.lead_share=0.2 (repeatable)")
-    parser.add_argument("--max-docs", type=int, help="evaluate only the first N records")
     parser.add_argument("--json", help="also write the results to this JSON file")
-    add_record_options(parser.add_argument_group("records"))
-    add_log_level_option(parser)
+    add_retrieval_tool_options(parser, "exact token counts")
     return parser
 
 
 def main(argv=None) -> int:
-    return run_main(build_parser(), argv, run, user_errors=(BadRecordError, BPEFileError))
+    return run_main(build_parser(), argv, run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -207,13 +200,11 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.input):
         raise UserError(f"input file not found: {args.input}")
     budgets = parse_budgets(args.max_positions)
-    if bool(args.encoder_json) != bool(args.vocab_bpe):
-        raise UserError("give both --encoder-json and --vocab-bpe, or neither")
+    encoder = passage_counting_encoder(args)
     if args.encoder_json:
         token_counting = "exact GPT-2 BPE token counts"
     else:
         token_counting = "approximate token counts (1.3 per word)"
-    encoder = ExampleEncoder(args.encoder_json, args.vocab_bpe, split_mode=args.split_mode)
     retrievers = build_all(names, parse_options(args.option, names), args.selector)
     if not args.encoder_json:
         logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately")

@@ -19,16 +19,12 @@ import os
 import sys
 
 from summ_plugin.data.bad_records import BadRecordPolicy
-from summ_plugin.data.bpe import BPEFileError
-from summ_plugin.data.encoder import ExampleEncoder
 from summ_plugin.data.formats import iter_input_records
 from summ_plugin.data.prepare import sha256_path
-from summ_plugin.data.records import BadRecordError
 from summ_plugin.data.text import clean_record
 from summ_plugin.errors import UserError
-from summ_plugin.retrieval import SPLIT_MODES
 from summ_plugin.retrieval.choice import format_table, score_candidates, train_selector_on
-from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_main
+from summ_plugin.cli.common import add_retrieval_tool_options, passage_counting_encoder, record_fields, run_main
 
 PROG = "summ-train-selector"
 
@@ -53,19 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", required=True, help="training records with summaries (any input format "
                         "summ-prepare reads, see --format)")
     parser.add_argument("--out", required=True, help="selector JSON to write")
-    parser.add_argument("--split-mode", default="sentence", choices=SPLIT_MODES)
-    parser.add_argument("--max-docs", type=int, help="use only the first N records")
     parser.add_argument("--valid", help="records with summaries to report the coverage on (same format)")
     parser.add_argument("--max-positions", type=int, default=1024, help="source budget for --valid")
-    parser.add_argument("--encoder-json", help="GPT-2 encoder.json (exact token counts for --valid)")
-    parser.add_argument("--vocab-bpe", help="GPT-2 vocab.bpe (exact token counts for --valid)")
-    add_record_options(parser.add_argument_group("records"))
-    add_log_level_option(parser)
+    add_retrieval_tool_options(parser, "exact token counts for --valid")
     return parser
 
 
 def main(argv=None) -> int:
-    return run_main(build_parser(), argv, run, user_errors=(BadRecordError, BPEFileError))
+    return run_main(build_parser(), argv, run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,11 +68,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"output directory does not exist: {os.path.dirname(os.path.abspath(args.out))}")
     if args.valid and not os.path.isfile(args.valid):
         raise UserError(f"--valid file not found: {args.valid}")
-    if bool(args.encoder_json) != bool(args.vocab_bpe):
-        raise UserError("give both --encoder-json and --vocab-bpe, or neither")
     # the budget and token counts summ-prepare scores the candidates with
-    encoder = ExampleEncoder(args.encoder_json, args.vocab_bpe, max_source_positions=args.max_positions,
-                             split_mode=args.split_mode)
+    encoder = passage_counting_encoder(args, args.max_positions)
     if not args.encoder_json and args.valid:
         logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately (1.3 per word)")
 

@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Iterable, List, Optional, Sequence
 
 from summ_plugin.atomic import atomic_write_text
+from summ_plugin.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 MAX_BPE_CACHE_ENTRIES = 500_000
 
 
-class BPEFileError(ValueError):
+class BPEFileError(UserError, ValueError):
     """A missing or unreadable ``encoder.json`` / ``vocab.bpe`` / ``dict.txt``."""
 
 
@@ -52,6 +53,16 @@ class GPT2BPE:
         """BPE ids, as ints or as the strings a dictionary holds; ``<unk>`` and ``<mask>``
         stay as they are (what fairseq's ``--bpe gpt2`` does with a model's output)."""
         return self._encoder.decode([i if i in ("<unk>", "<mask>") else int(i) for i in ids])
+
+
+def decode_ids(dictionary, bpe: "GPT2BPE", token_ids) -> str:
+    """A model's dictionary ids -> text, as fairseq's ``--bpe gpt2`` post-processing does:
+    ids to the dictionary's BPE symbols (``<s>`` and padding dropped, ``</s>`` ends it), then
+    GPT-2 decoding. The one decoder of summ-summarize and ``--eval-rouge``."""
+    import torch
+
+    text = dictionary.string(torch.as_tensor(token_ids).int().cpu(), extra_symbols_to_ignore={dictionary.bos()})
+    return bpe.decode(text.split()).strip() if text else ""
 
 
 def _check_readable(path: str, what: str) -> None:

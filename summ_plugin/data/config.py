@@ -1,6 +1,6 @@
 """The settings of one summ-prepare run (also built by the raw-directory task path and
 summ-summarize) and the constants that fix the layout of a prepared example."""
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Dict, Optional, Tuple
 
 from summ_plugin.data.formats import FORMATS
@@ -98,7 +98,7 @@ class PrepareConfig:
         "help": "longer targets are truncated (counted in the log and prepare.json)", "metavar": "N"})
     workers: int = field(default=1, metadata={"help": "worker processes (output is identical for any N)", "metavar": "N"})
     on_bad_record: str = on_bad_record_field()
-    # None: formats.py detects the column layout (canonical, cnn_dailymail, billsum)
+    # None: data/formats/layouts.py detects the column layout (canonical, cnn_dailymail, billsum, ...)
     fields: Optional[FieldNames] = None
     input_format: str = input_format_field()
     shards: int = field(default=1, metadata={
@@ -124,3 +124,17 @@ class PrepareConfig:
         out = asdict(self)
         out["allow_missing_summary"] = list(self.allow_missing_summary)
         return out
+
+
+def prepare_setting_field(name: str, *, help_prefix: str = "", default=MISSING):
+    """A field of another config (the fairseq task's, for raw data directories) that holds
+    ``PrepareConfig.<name>``: its help and default come from PrepareConfig, so the setting is
+    declared once. ``default``: for a field whose type differs on the command line (JSON text
+    instead of a dict)."""
+    source = {f.name: f for f in fields(PrepareConfig)}[name]
+    if default is MISSING:
+        if source.default is MISSING:
+            raise ValueError(f"PrepareConfig.{name} has no plain default; give one")
+        default = source.default
+    help_text = help_prefix + source.metadata.get("help", "")
+    return field(default=default, metadata={"help": help_text})

@@ -101,11 +101,9 @@ class ExampleEncoder:
     def decode(self, token_ids, dictionary=None) -> str:
         """Dictionary ids (a model's output) -> text, as fairseq's ``--bpe gpt2`` decodes them.
         ``dictionary``: the one the ids index (default: this encoder's)."""
-        import torch
+        from summ_plugin.data.bpe import decode_ids
 
-        dictionary = self.dictionary if dictionary is None else dictionary
-        text = dictionary.string(torch.as_tensor(token_ids).int().cpu(), extra_symbols_to_ignore={dictionary.bos()})
-        return self.bpe.decode(text.split()).strip() if text else ""
+        return decode_ids(self.dictionary if dictionary is None else dictionary, self.bpe, token_ids)
 
     def retriever(self, name: str, options: Optional[Dict] = None):
         """The retriever ``name`` with ``options``, built once per encoder (a learned one

@@ -67,7 +67,7 @@ def sha256_path(path: str) -> str:
 
 
 def find_split_inputs(input_dir: str, input_format: str = "auto") -> Dict[str, str]:
-    """``{split: path}`` for the splits present in a raw directory (formats.py's rules:
+    """``{split: path}`` for the splits present in a raw directory (data/formats' rules:
     ``train.jsonl``/``.csv``/``.parquet``..., ``valid`` also as ``validation``/``val``/``dev``)."""
     if not os.path.isdir(input_dir):
         raise PrepareError(f"{input_dir}: input directory not found")
@@ -85,7 +85,7 @@ def find_split_inputs(input_dir: str, input_format: str = "auto") -> Dict[str, s
 
 
 def iter_split_records(path: str, config: PrepareConfig, split: str, require_summary: bool) -> Iterator[object]:
-    """Record | BadRecordError for one split, in any input format (see formats.py)."""
+    """Record | BadRecordError for one split, in any input format (see data/formats)."""
     try:
         return iter_input_records(
             path, fmt=config.input_format, fields=config.fields, require_summary=require_summary, split=split

@@ -8,8 +8,10 @@ Errors name the file and line (or row) so that a user can fix the input.
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from summ_plugin.errors import UserError
 
-class BadRecordError(ValueError):
+
+class BadRecordError(UserError, ValueError):
     """A raw record that cannot be used; ``location`` is ``file:line`` (or ``file:row N``)."""
 
     def __init__(self, location: str, reason: str, record_id: Optional[str] = None):

@@ -1,5 +1,4 @@
 """Unsupervised retrievers: lead (truncation), bm25 and centrality. No fairseq import."""
-import logging
 import math
 from typing import List, Optional
 
@@ -8,8 +7,6 @@ import numpy as np
 from .base import Chunk, Retriever, TokenCounter, longest_fitting_prefix, register_retriever
 from .passages import Passage
 from .text import TermIndex, tokenize_terms
-
-logger = logging.getLogger(__name__)
 
 
 @register_retriever("lead")
@@ -113,7 +110,6 @@ class BM25Retriever(ScoringRetriever):
     def score(self, passages, query, reference, title):
         index = TermIndex.from_texts([p.text for p in passages])
         source, terms, weights = pseudo_query(index, query, title)
-        logger.debug("bm25 scores against the %s (%d terms)", source, len(terms))
         return index.bm25_matrix(self.k1, self.b) @ index.query_vector(terms, weights)
 
 
@@ -159,7 +155,6 @@ class CentralityRetriever(ScoringRetriever):
         index = TermIndex.from_texts([p.text for p in passages])
         if index.n_passages <= MAX_LEXRANK_PASSAGES:
             return lexrank_scores(index, self.damping)
-        logger.debug("%d passages: centroid similarity instead of LexRank", index.n_passages)
         tfidf = index.tfidf_matrix()
         centroid = np.asarray(tfidf.sum(axis=0)).ravel()
         return tfidf @ centroid

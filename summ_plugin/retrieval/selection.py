@@ -15,14 +15,11 @@ A passage longer than the whole passage budget is cut into consecutive windows t
 fit (by words; by characters for a single enormous word) before ranking; each window
 keeps its passage's id, so ``Selection.passage_ids`` may repeat an id.
 """
-import logging
 from dataclasses import dataclass, replace
 from typing import Callable, List, Optional, Tuple
 
 from .base import Retriever, TokenCounter, cut_into_windows, longest_fitting_prefix
 from .passages import Passage, split_passages
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,8 +45,6 @@ def _windowed(passages: List[Passage], budget: int, count: TokenCounter):
             continue
         cut += 1
         pieces = cut_into_windows(passage.text, budget, count)
-        logger.debug("passage %d (%d tokens) cut into %d windows of <= %d tokens",
-                     passage.id, count(passage.text), len(pieces), budget)
         out.extend(replace(passage, text=piece) for piece in pieces)
     return out, cut
 
@@ -93,8 +88,6 @@ def select_source(
         half = budget // 2
         if count(emitted_query) + separator_tokens > half:
             shortened = longest_fitting_prefix(emitted_query, half - separator_tokens, count)
-            logger.debug("query of %d tokens shortened to fit half the budget (%d)",
-                         count(emitted_query), half)
             emitted_query = shortened or None
             query_shortened = True
     used_by_query = count(emitted_query) + separator_tokens if emitted_query else 0

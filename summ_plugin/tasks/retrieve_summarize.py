@@ -18,6 +18,7 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
 from ..checkpoints import DataBinError
+from ..data.config import prepare_setting_field
 from ..hydra_compat import give_model_args_the_task_name
 from ..positions import install_position_extension_hook
 from ..registry import register_task_once
@@ -27,6 +28,8 @@ from . import ngram_block, positions_check, raw_data, resume, rouge_eval, suppor
 logger = logging.getLogger(__name__)
 
 VOCAB_FIX_CHOICES = ChoiceEnum(["resize", "error"])
+# the raw-directory settings are summ-prepare's (PrepareConfig), declared there once
+RAW = "when DATA is a raw directory (prepared as summ-prepare does): "
 
 
 @dataclass
@@ -39,21 +42,10 @@ class RetrieveSummarizeConfig(TranslationConfig):
         default="target", metadata={"help": "target side name in the data-bin", "argparse_alias": "-t"}
     )
     # --- raw data directories ------------------------------------------------------------
-    retriever: Optional[str] = field(
-        default=None,
-        metadata={"help": "retriever for valid/test when DATA is a raw directory; default: chosen on the "
-                          "valid split among lead, a learned selector and lead+learned hybrids"},
-    )
-    train_retriever: Optional[str] = field(
-        default=None, metadata={"help": "retriever for the train split of a raw directory; default: "
-                                        "oracle padded with random passages"}
-    )
-    retriever_options: str = field(
-        default="{}", metadata={"help": "JSON options for the retrievers (e.g. '{\"k1\": 1.2}')"}
-    )
-    split_mode: str = field(
-        default="sentence", metadata={"help": "passage splitting for raw data: sentence, paragraph or window"}
-    )
+    retriever: Optional[str] = prepare_setting_field("retriever", help_prefix=RAW)
+    train_retriever: Optional[str] = prepare_setting_field("train_retriever", help_prefix=RAW)
+    retriever_options: str = prepare_setting_field("retriever_options", help_prefix=RAW, default="{}")
+    split_mode: str = prepare_setting_field("split_mode", help_prefix=RAW)
     encoder_json: Optional[str] = field(
         default=None,
         metadata={"help": "GPT-2 BPE encoder.json (raw data and --eval-rouge); default: DATA/encoder.json"},
@@ -67,7 +59,7 @@ class RetrieveSummarizeConfig(TranslationConfig):
     raw_cache_dir: Optional[str] = field(
         default=None, metadata={"help": "where prepared raw data is cached (default DATA/.summ_cache)"}
     )
-    prepare_workers: int = field(default=1, metadata={"help": "worker processes when preparing raw data"})
+    prepare_workers: int = prepare_setting_field("workers", help_prefix=RAW)
     # --- checkpoints -----------------------------------------------------------------------
     vocab_fix: VOCAB_FIX_CHOICES = field(
         default="resize",

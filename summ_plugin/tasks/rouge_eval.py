@@ -5,17 +5,17 @@ per-metric sums of F1 and a sample count; the epoch figure is sum / count over a
 exact however the validation set is split (never an average of batch averages).
 """
 import os
-from argparse import Namespace
 
 import torch
 from fairseq import metrics, utils
-from fairseq.data import encoders
 
+from ..data.bpe import decode_ids, load_gpt2_bpe
 from ..rouge import ROUGE_TYPES, rouge_sums
 
 
 def build_gpt2_bpe(cfg):
-    """fairseq's ``gpt2`` BPE from the task's files (default: the data directory's)."""
+    """The GPT-2 BPE from the task's files (default: the data directory's), loaded as every
+    summ-* tool loads it (summ_plugin.data.bpe)."""
     data_dir = utils.split_paths(cfg.data)[0]
     encoder_json = cfg.encoder_json or os.path.join(data_dir, "encoder.json")
     vocab_bpe = cfg.vocab_bpe or os.path.join(data_dir, "vocab.bpe")
@@ -24,22 +24,16 @@ def build_gpt2_bpe(cfg):
             raise FileNotFoundError(
                 f"--eval-rouge needs the GPT-2 BPE files to detokenize: {path} not found (give {option})"
             )
-    return encoders.build_bpe(Namespace(bpe="gpt2", gpt2_encoder_json=encoder_json, gpt2_vocab_bpe=vocab_bpe))
-
-
-def decode_tokens(dictionary, bpe, tokens):
-    """Dictionary ids -> text: ids to BPE symbols, then GPT-2 BPE decoding."""
-    text = dictionary.string(tokens.int().cpu(), extra_symbols_to_ignore={dictionary.bos()})
-    return bpe.decode(text).strip() if text else ""
+    return load_gpt2_bpe(encoder_json, vocab_bpe)
 
 
 def generate_and_decode(task, generator, sample, model):
     gen_out = task.inference_step(generator, [model], sample, prefix_tokens=None)
     hyps, refs = [], []
     for i in range(len(gen_out)):
-        hyps.append(decode_tokens(task.target_dictionary, task.bpe, gen_out[i][0]["tokens"]))
+        hyps.append(decode_ids(task.target_dictionary, task.bpe, gen_out[i][0]["tokens"]))
         target = utils.strip_pad(sample["target"][i], task.target_dictionary.pad())
-        refs.append(decode_tokens(task.target_dictionary, task.bpe, target))
+        refs.append(decode_ids(task.target_dictionary, task.bpe, target))
     return hyps, refs
 
 
