@@ -332,12 +332,12 @@ def test_directory_loads_and_summarizes_without_fairseq(models, tmp_path):
     expected_ids = _fairseq_greedy(ref, ref.encode(SOURCE_TEXT), settings)
     from fairseq.data import encoders
 
-    from summ_plugin.tasks.rouge_eval import decode_tokens
-
     fairseq_bpe = encoders.build_bpe(Namespace(bpe="gpt2", gpt2_encoder_json=info["encoder_json"],
                                                gpt2_vocab_bpe=info["vocab_bpe"]))
-    # the text --eval-rouge scored
-    expected_text = decode_tokens(ref.dictionary, fairseq_bpe, torch.tensor(expected_ids))
+    # the text fairseq's own --bpe gpt2 post-processing gives (what --eval-rouge scores)
+    dictionary = ref.dictionary
+    expected_text = fairseq_bpe.decode(dictionary.string(torch.tensor(expected_ids),
+                                                         extra_symbols_to_ignore={dictionary.bos()})).strip()
     blocker = tmp_path / "sitecustomize.py"
     blocker.write_text(
         "import sys\n"

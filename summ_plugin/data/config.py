@@ -3,6 +3,7 @@ summ-summarize) and the constants that fix the layout of a prepared example."""
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Dict, Optional, Tuple
 
+from summ_plugin.data.bad_records import BAD_RECORD_MODES
 from summ_plugin.data.formats import FORMATS
 from summ_plugin.data.records import FieldNames
 from summ_plugin.errors import UserError
@@ -27,9 +28,6 @@ class PrepareError(UserError):
     """A user error (bad input, bad option): the CLI prints it as one line and exits 2."""
 
 
-BAD_RECORD_POLICIES = ("error", "skip")
-
-
 # How a tool reads records; PrepareConfig and summarize's SummarizeConfig hold these fields and
 # the summ-* CLIs build --format / --on-bad-record from them (summ_plugin.cli.common).
 def input_format_field():
@@ -41,7 +39,7 @@ def on_bad_record_field():
     return field(default="error", metadata={
         "help": "error: stop at the first bad record (its file and line); skip: leave it out, count it "
                 "and go on (summ-prepare lists it in {split}.skipped.jsonl)",
-        "choices": BAD_RECORD_POLICIES})
+        "choices": BAD_RECORD_MODES})
 
 
 # The data-bin and BPE files a trained model goes with (summ-summarize, summ-export-hf): by
