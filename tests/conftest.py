@@ -54,7 +54,8 @@ def tiny_raw_dir(tmp_path_factory, tiny_vocab):
 @pytest.fixture(scope="session")
 def tiny_data_bin(tmp_path_factory, tiny_vocab, tiny_raw_dir):
     """A data-bin prepared with bm25 (oracle for train) under a 96-token source budget."""
-    from summ_plugin.data.prepare import PrepareConfig, find_split_inputs, prepare_data_bin
+    from summ_plugin.data.config import PrepareConfig
+    from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin
 
     dest = os.path.join(str(tmp_path_factory.mktemp("bin")), "data-bin")
     config = PrepareConfig(

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from summ_plugin.data.cache import prepare_cached
-from summ_plugin.data.prepare import PrepareError
+from summ_plugin.data.config import PrepareError
 from tests._prepare_fixtures import build_vocab, make_raw_dir, make_records, write_jsonl
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

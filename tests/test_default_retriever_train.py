@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from summ_plugin.cli.summarize import main as summarize_main
-from summ_plugin.data.prepare import PrepareConfig, find_split_inputs, prepare_data_bin
+from summ_plugin.data.config import PrepareConfig
+from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin
 from tests._fairseq import fairseq_train
 
 

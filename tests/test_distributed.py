@@ -32,7 +32,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def uneven_data_bin(tmp_path_factory, tiny_vocab):
     """16 train / 9 valid examples; also a 2-shard copy of the same data."""
-    from summ_plugin.data.prepare import PrepareConfig, find_split_inputs, prepare_data_bin
+    from summ_plugin.data.config import PrepareConfig
+    from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin
 
     root = tmp_path_factory.mktemp("dist")
     raw = make_raw_dir(str(root / "raw"), n_train=16, n_valid=N_VALID, n_test=0)

@@ -23,7 +23,6 @@ import pytest
 import torch
 
 from tests._fairseq import fairseq_train
-from tests._prepare_fixtures import make_records, write_jsonl
 
 pytest.importorskip("transformers")
 pytest.importorskip("safetensors")
@@ -70,7 +69,8 @@ def _gpt2_files():
 
 
 def _prepare(root, raw_dir, encoder_json, vocab_bpe, dict_path):
-    from summ_plugin.data.prepare import PrepareConfig, find_split_inputs, prepare_data_bin
+    from summ_plugin.data.config import PrepareConfig
+    from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin
 
     return prepare_data_bin(PrepareConfig(
         destdir=os.path.join(root, "data-bin"), encoder_json=encoder_json, vocab_bpe=vocab_bpe, dict_path=dict_path,

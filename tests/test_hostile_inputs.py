@@ -323,7 +323,8 @@ def test_fairseq_train_restore_file_truncated(tiny_data_bin, tiny_checkpoint, tm
 @pytest.fixture(scope="module")
 def other_dict_data_bin(tmp_path_factory, tiny_vocab, tiny_raw_dir):
     """The same raw data prepared with a dict.txt of another size (extra symbols appended)."""
-    from summ_plugin.data.prepare import PrepareConfig, find_split_inputs, prepare_data_bin
+    from summ_plugin.data.config import PrepareConfig
+    from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin
 
     root = tmp_path_factory.mktemp("otherdict")
     other = root / "dict.txt"

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from summ_plugin.data.prepare import PrepareError, find_split_inputs
+from summ_plugin.data.config import PrepareError
+from summ_plugin.data.prepare import find_split_inputs
 from summ_plugin.tasks.raw_data import is_raw_directory
 from summ_plugin.tasks.retrieve_summarize import RetrieveSummarizeConfig, RetrieveSummarizeTask
 from tests._prepare_fixtures import make_records

@@ -24,7 +24,8 @@ def tied_sizes_data_bin(tmp_path_factory, tiny_vocab):
     import random
 
     from summ_plugin.data.bpe import load_gpt2_bpe
-    from summ_plugin.data.prepare import PrepareConfig, find_split_inputs, prepare_data_bin
+    from summ_plugin.data.config import PrepareConfig
+    from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin
     from tests._prepare_fixtures import WORDS, write_jsonl
 
     bpe = load_gpt2_bpe(tiny_vocab["encoder_json"], tiny_vocab["vocab_bpe"])

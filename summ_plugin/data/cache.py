@@ -17,7 +17,8 @@ from typing import Dict, Optional
 
 from filelock import FileLock
 
-from summ_plugin.data.prepare import PrepareConfig, PrepareError, data_path, find_split_inputs, prepare_data_bin, sha256_path
+from summ_plugin.data.config import PrepareConfig, PrepareError
+from summ_plugin.data.prepare import data_path, find_split_inputs, prepare_data_bin, sha256_path
 from summ_plugin.data.records import FieldNames
 from summ_plugin.safe_io import remove_stale_temp_dirs
 
