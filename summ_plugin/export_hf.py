@@ -42,7 +42,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from .data.config import trained_bpe_field, trained_data_bin_field
-from .data.prepare import read_prepare_json, recorded_retriever
+from .data.data_bin import read_prepare_json, recorded_retriever
 from .errors import UserError
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from .data.config import input_format_field, on_bad_record_field, trained_bpe_fi
 from .data.bad_records import BadRecordPolicy, with_duplicate_check
 from .data.encoder import ExampleEncoder
 from .data.pool import chunked
-from .data.prepare import read_prepare_json, recorded_retriever
+from .data.data_bin import read_prepare_json, recorded_retriever
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
 from .errors import UserError

@@ -14,7 +14,7 @@ from summ_plugin.retrieval.choice import Budget, choose_retriever
 from summ_plugin.retrieval.features import FEATURE_NAMES, passage_features
 from summ_plugin.retrieval.learned import LearnedSelector, train_selector
 from summ_plugin.retrieval.passages import split_sections
-from summ_plugin.data.prepare import recorded_retriever
+from summ_plugin.data.data_bin import recorded_retriever
 
 PAPER = """1 Introduction
 

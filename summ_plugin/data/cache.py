@@ -18,7 +18,8 @@ from typing import Dict, Optional
 from filelock import FileLock
 
 from summ_plugin.data.config import PrepareConfig, PrepareError
-from summ_plugin.data.prepare import data_path, find_split_inputs, prepare_data_bin, sha256_path
+from summ_plugin.data.data_bin import data_path
+from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin, sha256_path
 from summ_plugin.data.records import FieldNames
 from summ_plugin.safe_io import remove_stale_temp_dirs
 

@@ -22,11 +22,10 @@ import os
 import shutil
 from contextlib import closing
 from dataclasses import replace
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 from tqdm import tqdm
 
-from summ_plugin.atomic import atomic_write_text
 from summ_plugin.safe_io import DestinationBusyError, DestinationLock, remove_stale_temp_dirs
 from summ_plugin.data.bad_records import BAD_RECORD_MODES, BadRecordPolicy, with_duplicate_check
 from summ_plugin.data.encoder import ExampleEncoder
@@ -35,6 +34,9 @@ from summ_plugin.data.pool import OrderedPool, chunked
 from summ_plugin.data.records import BadRecordError, Record
 from summ_plugin.data.split_writer import SplitStats, SplitWriter
 from summ_plugin.data.text import clean_record
+from summ_plugin.data.data_bin import (
+    check_destination, data_path, destination_state, publish, shard_dirs, write_prepare_json,
+)
 from summ_plugin.data.config import (
     RESERVED_TOKENS, SELECTOR_FILE, SEPARATOR_TOKENS,
     SOURCE_LANG, SPLITS, TARGET_LANG, PrepareConfig, PrepareError,
@@ -146,10 +148,6 @@ def check_unk_rate(stats: SplitStats, split: str, config: PrepareConfig, final: 
         )
 
 
-def _write_json_atomic(path: str, obj: object) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-
-
 # ----------------------------------------------------------------------------- driver
 
 
@@ -202,62 +200,6 @@ def validate_config(config: PrepareConfig) -> None:
             )
 
 
-def _check_destination(dest: str, overwrite: bool) -> None:
-    if not os.path.exists(dest):
-        return
-    if not overwrite:
-        raise PrepareError(f"{dest}: already exists (pass --overwrite to replace it)")
-    if not os.path.isdir(dest):
-        raise PrepareError(f"{dest}: exists and is not a directory")
-    if os.listdir(dest) and not os.path.exists(os.path.join(dest, "prepare.json")):
-        # never delete a directory that summ-prepare did not write
-        raise PrepareError(f"{dest}: exists and is not a summ-prepare output (no prepare.json); refusing to replace it")
-
-
-def destination_state(dest: str) -> Optional[Tuple]:
-    """What is at ``dest`` now: None, or the identity of the directory and of its prepare.json.
-    Taken at start and compared at publish, so that publishing replaces only what was checked."""
-    try:
-        st = os.lstat(dest)
-    except FileNotFoundError:
-        return None
-    try:
-        manifest = os.stat(os.path.join(dest, "prepare.json"))
-        manifest_id = (manifest.st_ino, manifest.st_mtime_ns, manifest.st_size)
-    except OSError:
-        manifest_id = None
-    return (st.st_dev, st.st_ino, manifest_id)
-
-
-def _publish(tmp: str, dest: str, state_at_start: Optional[Tuple]) -> None:
-    """Rename ``tmp`` to ``dest``; replace only the data-bin checked at start (--overwrite).
-
-    Anything else found at ``dest`` now (made during the run by a person or another program)
-    is left alone and the run stops: publishing never deletes what this run did not check.
-    """
-    if destination_state(dest) != state_at_start:
-        raise PrepareError(
-            f"{dest}: changed while this run was working (created, replaced or modified by someone "
-            "else); left it as it is and published nothing"
-        )
-    if state_at_start is not None:
-        old = f"{dest}.old-{os.getpid()}"
-        os.rename(dest, old)
-        os.rename(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, dest)
-
-
-def shard_dirs(root: str, shards: int) -> List[str]:
-    return [root] if shards == 1 else [os.path.join(root, f"shard{k}") for k in range(shards)]
-
-
-def data_path(dest: str, shards: int) -> str:
-    """The DATA argument for fairseq-train: shards joined with ':' (fairseq's epoch sharding)."""
-    return ":".join(shard_dirs(dest, shards))
-
-
 def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_root: str, out_dirs: List[str], vocab_size: int, unk: int) -> Dict:
     path = config.inputs[split]
     require_summary = split not in config.allow_missing_summary
@@ -300,55 +242,6 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
         summary.get("mean_rouge2_recall", float("nan")),
     )
     return summary
-
-
-def read_prepare_json(data_bin: str) -> Dict:
-    """A data-bin's prepare.json (what it was made with), or {} for a data-bin without one."""
-    path = os.path.join(data_bin, "prepare.json")
-    if not os.path.isfile(path):
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def recorded_retriever(prepared: Dict, data_bin: str, split: str = "valid",
-                       fallback: Optional[str] = None) -> Tuple[str, Dict]:
-    """The retriever (and options) a data-bin's ``split`` was made with, from its prepare.json.
-
-    A selector file the data-bin holds is named relative to it and resolved here, so a
-    data-bin (with its checkpoint) can move. Data-bins without the record (older, or built by
-    hand) fall back to their options, then to ``fallback``, then to lead.
-    """
-    retrieval = prepared.get("retrieval") or {}
-    recorded = retrieval.get(split) or (retrieval.get("test") if split == "valid" else None)
-    used = prepared.get("options", {})
-    if recorded:
-        name, options = recorded["retriever"], dict(recorded.get("options") or {})
-    elif split == "train" and used.get("train_retriever"):
-        name = used["train_retriever"]
-        options = used.get("train_retriever_options")
-        if options is None:
-            options = used.get("retriever_options") if name == used.get("retriever") else {}
-        options = dict(options or {})
-    else:
-        name = used.get("retriever") or fallback or "lead"
-        options = dict(used.get("retriever_options") or {})
-    selector = options.get("selector")
-    if isinstance(selector, str) and not os.path.isabs(selector):
-        options["selector"] = os.path.join(data_bin, selector)
-    return name, options
-
-
-def relative_to(obj, root: str):
-    """``obj`` with every string that is a path inside ``root`` made relative to it (files the
-    data-bin holds, e.g. the selector, are named relative to the data-bin wherever it moves)."""
-    if isinstance(obj, dict):
-        return {key: relative_to(value, root) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [relative_to(value, root) for value in obj]
-    if isinstance(obj, str) and os.path.isabs(obj) and obj.startswith(root + os.sep):
-        return os.path.relpath(obj, root)
-    return obj
 
 
 def _sample_records(path: str, config: PrepareConfig, split: str, limit: int) -> List[Record]:
@@ -425,7 +318,7 @@ def prepare_data_bin(config: PrepareConfig) -> str:
 def _prepare_locked(config: PrepareConfig, dest: str) -> str:
     from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe
 
-    _check_destination(dest, config.overwrite)
+    check_destination(dest, config.overwrite)
     state_at_start = destination_state(dest)
     try:
         encoder = ExampleEncoder.from_config(config)  # fail before any work, naming the file
@@ -494,8 +387,8 @@ def _prepare_locked(config: PrepareConfig, dest: str) -> str:
             "splits": splits,
         }
         # last file written: its presence marks a complete data-bin
-        _write_json_atomic(os.path.join(tmp, "prepare.json"), relative_to(manifest, tmp))
-        _publish(tmp, dest, state_at_start)
+        write_prepare_json(tmp, manifest)
+        publish(tmp, dest, state_at_start)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

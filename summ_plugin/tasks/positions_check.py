@@ -12,7 +12,7 @@ from typing import Dict, Optional
 from fairseq import utils
 
 from ..checkpoints import DataBinError
-from ..data.prepare import read_prepare_json
+from ..data.data_bin import read_prepare_json
 
 
 class PositionsMismatchError(DataBinError):
