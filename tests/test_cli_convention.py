@@ -108,6 +108,18 @@ def test_summarize_options_have_the_config_defaults():
     assert config.fields.document == "body"
 
 
+def test_retrieval_tools_take_summ_prepares_defaults():
+    """summ-train-selector and summ-eval-retrieval cut and budget passages as summ-prepare does
+    by default (PrepareConfig's split_mode and max_source_positions)."""
+    selector_args = cli("summ-train-selector").build_parser().parse_args(["--input", "x", "--out", "y"])
+    assert (selector_args.split_mode, selector_args.max_positions, selector_args.max_docs) == ("sentence", 1024, None)
+    eval_args = cli("summ-eval-retrieval").build_parser().parse_args(["--input", "x"])
+    assert (eval_args.split_mode, eval_args.max_positions) == ("sentence", "1024")
+    for tool in ("summ-train-selector", "summ-eval-retrieval"):
+        choices = options_of(cli(tool).build_parser())["--split-mode"].choices
+        assert tuple(choices) == ("sentence", "paragraph", "window")
+
+
 def test_summarize_requires_path_input_output(capsys):
     with pytest.raises(SystemExit) as exit_info:
         summarize.build_parser().parse_args(["--input", "i"])

@@ -85,6 +85,14 @@ def field_default(f: dataclasses.Field):
     return f.default
 
 
+def prepare_default(name: str):
+    """summ-prepare's default for ``PrepareConfig.<name>``: tools that take the same setting
+    under another option shape (a list of budgets, say) start from the one declared default."""
+    from summ_plugin.data.config import PrepareConfig
+
+    return field_default({f.name: f for f in dataclasses.fields(PrepareConfig)}[name])
+
+
 def add_dataclass_arguments(parser, cls: Type, *, include: Optional[Iterable[str]] = None,
                             exclude: Iterable[str] = (), names: Optional[Dict[str, str]] = None,
                             required: bool = True) -> None:
@@ -168,10 +176,9 @@ def add_retrieval_tool_options(parser, purpose: str) -> None:
     """The options of the retrieval tools (summ-train-selector, summ-eval-retrieval): how
     passages are cut (``--split-mode``) and counted (``--encoder-json``/``--vocab-bpe``),
     ``--max-docs``, the record options and ``--log-level``."""
-    from summ_plugin.retrieval.passages import SPLIT_MODES
+    from summ_plugin.data.config import PrepareConfig
 
-    parser.add_argument("--split-mode", default="sentence", choices=SPLIT_MODES,
-                        help="how documents are cut into passages (default: %(default)s)")
+    add_dataclass_arguments(parser, PrepareConfig, include=("split_mode",))
     parser.add_argument("--encoder-json", help=f"GPT-2 encoder.json ({purpose}; without it: 1.3 tokens per word)")
     parser.add_argument("--vocab-bpe", help=f"GPT-2 vocab.bpe ({purpose})")
     parser.add_argument("--max-docs", type=int, metavar="N", help="read only the first N records")
@@ -179,7 +186,7 @@ def add_retrieval_tool_options(parser, purpose: str) -> None:
     add_log_level_option(parser)
 
 
-def passage_counting_encoder(args: argparse.Namespace, max_source_positions: int = 1024):
+def passage_counting_encoder(args: argparse.Namespace, max_source_positions: Optional[int] = None):
     """The ExampleEncoder (summ_plugin.data.encoder) that :func:`add_retrieval_tool_options`
     describe: exact GPT-2 counts with both BPE files, approximate ones with neither."""
     from summ_plugin.data.encoder import ExampleEncoder
@@ -187,8 +194,8 @@ def passage_counting_encoder(args: argparse.Namespace, max_source_positions: int
 
     if bool(args.encoder_json) != bool(args.vocab_bpe):
         raise UserError("give both --encoder-json and --vocab-bpe, or neither")
-    return ExampleEncoder(args.encoder_json, args.vocab_bpe, max_source_positions=max_source_positions,
-                          split_mode=args.split_mode)
+    budget = {} if max_source_positions is None else {"max_source_positions": max_source_positions}
+    return ExampleEncoder(args.encoder_json, args.vocab_bpe, split_mode=args.split_mode, **budget)
 
 
 # ----------------------------------------------------------------------------- errors

@@ -30,7 +30,9 @@ from summ_plugin.data.encoder import ExampleEncoder
 from summ_plugin.data.formats import iter_input_records
 from summ_plugin.data.text import clean_record
 from summ_plugin.atomic import atomic_write_json
-from summ_plugin.cli.common import add_retrieval_tool_options, passage_counting_encoder, record_fields, run_main
+from summ_plugin.cli.common import (
+    add_retrieval_tool_options, passage_counting_encoder, prepare_default, record_fields, run_main,
+)
 from summ_plugin.errors import UserError
 from summ_plugin.retrieval import available_retrievers, build_retriever
 
@@ -178,9 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "reads, see --format)")
     parser.add_argument("--retrievers", default="lead,bm25,centrality,hybrid,oracle",
                         help=f"comma-separated, from: {', '.join(available_retrievers())}")
-    parser.add_argument("--max-positions", "--max-source-positions", dest="max_positions", default="1024",
-                        help="source budget in tokens (the model's --max-source-positions); several, "
-                        "comma-separated (1024,2048), are reported side by side")
+    parser.add_argument("--max-positions", "--max-source-positions", dest="max_positions",
+                        default=str(prepare_default("max_source_positions")), metavar="N[,N...]",
+                        help="source budget in tokens (the model's --max-source-positions; default: %(default)s, "
+                        "summ-prepare's); several, comma-separated (1024,2048), are reported side by side")
     parser.add_argument("--selector", help="selector JSON for the learned retriever")
     parser.add_argument("--option", action="append", default=[], metavar="RETRIEVER.KEY=VALUE",
                         help="retriever option, e.g. hybrid.lead_share=0.2 (repeatable)")

@@ -24,7 +24,9 @@ from summ_plugin.data.prepare import sha256_path
 from summ_plugin.data.text import clean_record
 from summ_plugin.errors import UserError
 from summ_plugin.retrieval.choice import format_table, score_candidates, train_selector_on
-from summ_plugin.cli.common import add_retrieval_tool_options, passage_counting_encoder, record_fields, run_main
+from summ_plugin.cli.common import (
+    add_retrieval_tool_options, passage_counting_encoder, prepare_default, record_fields, run_main,
+)
 
 PROG = "summ-train-selector"
 
@@ -50,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "summ-prepare reads, see --format)")
     parser.add_argument("--out", required=True, help="selector JSON to write")
     parser.add_argument("--valid", help="records with summaries to report the coverage on (same format)")
-    parser.add_argument("--max-positions", type=int, default=1024, help="source budget for --valid")
+    parser.add_argument("--max-positions", "--max-source-positions", dest="max_positions", type=int,
+                        default=prepare_default("max_source_positions"), metavar="N",
+                        help="source budget for --valid (default: %(default)s, summ-prepare's)")
     add_retrieval_tool_options(parser, "exact token counts for --valid")
     return parser
 
