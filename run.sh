@@ -41,9 +41,10 @@ setup() {
   stamp_dir=$("$PY" -c 'import sys; print(sys.prefix)')
   stamp="$stamp_dir/.summ_plugin_setup"
   want=$(cat setup.py | sha256sum | cut -d' ' -f1)
+  local ready
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && \
-     "$PY" -c 'import torch, fairseq, summ_plugin' >/dev/null 2>&1; then
-    echo "environment ready ($("$PY" -c 'import torch; print("torch", torch.__version__)' 2>/dev/null))"
+     ready=$("$PY" -c 'import torch, fairseq, summ_plugin; print("torch", torch.__version__)' 2>/dev/null); then
+    echo "environment ready ($ready)"
     return
   fi
   if ! "$PY" -c 'import torch' >/dev/null 2>&1; then

@@ -4,6 +4,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests._fairseq import PLUGIN_DIR, REPO
 
 CHECK = """
@@ -21,36 +23,58 @@ print("module", TASK_REGISTRY["retrieve_summarize"].__module__)
 """
 
 
-def run_check(before, *user_dirs, cwd=REPO):
-    proc = subprocess.run(
-        [sys.executable, "-c", CHECK.format(before=before), *user_dirs], cwd=cwd,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    return proc.stdout
-
-
-def test_user_dir_relative_and_absolute():
-    assert "module summ_plugin.tasks" in run_check("", "summ_plugin")
-    assert "module summ_plugin.tasks" in run_check("", PLUGIN_DIR, cwd="/")
-
-
-def test_installed_package_registers_on_import():
-    out = run_check("import summ_plugin", cwd="/")
-    assert "module summ_plugin.tasks" in out
-
-
-def test_installed_package_and_user_dir_together():
+# Each check is a fresh interpreter (registration happens at import); they are started together
+# and run side by side, since each spends its ~3 s importing fairseq.
+CHECKS = {
+    "relative user-dir": ("", ["summ_plugin"], REPO),
+    "absolute user-dir": ("", [PLUGIN_DIR], "/"),
+    "installed package": ("import summ_plugin", [], "/"),
     # the same package imported by name, then named again with --user-dir: no double registration
-    run_check("import summ_plugin", PLUGIN_DIR)
+    "package and user-dir": ("import summ_plugin", [PLUGIN_DIR], REPO),
+    # a copy under another name: the first registration wins, the copy's classes are not registered over it
+    "second copy": ("import summ_plugin", ["{copy}"], "/"),
+}
 
 
-def test_a_second_copy_under_another_name_does_not_crash(tmp_path):
-    copy = tmp_path / "my_summ_copy"
+@pytest.fixture(scope="module")
+def check_outputs(tmp_path_factory):
+    copy = tmp_path_factory.mktemp("copy") / "my_summ_copy"
     shutil.copytree(PLUGIN_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    out = run_check("import summ_plugin", str(copy), cwd="/")
-    # the first registration wins; the copy's classes are not registered over it
-    assert "module summ_plugin.tasks" in out
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", CHECK.format(before=before), *(d.format(copy=copy) for d in user_dirs)], cwd=cwd,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for name, (before, user_dirs, cwd) in CHECKS.items()
+    }
+    outputs = {}
+    for name, proc in procs.items():
+        out, _ = proc.communicate(timeout=300)
+        outputs[name] = (proc.returncode, out)
+    return outputs
+
+
+def registered_by(check_outputs, name):
+    code, out = check_outputs[name]
+    assert code == 0, out[-3000:]
+    return out
+
+
+def test_user_dir_relative_and_absolute(check_outputs):
+    assert "module summ_plugin.tasks" in registered_by(check_outputs, "relative user-dir")
+    assert "module summ_plugin.tasks" in registered_by(check_outputs, "absolute user-dir")
+
+
+def test_installed_package_registers_on_import(check_outputs):
+    assert "module summ_plugin.tasks" in registered_by(check_outputs, "installed package")
+
+
+def test_installed_package_and_user_dir_together(check_outputs):
+    assert "module summ_plugin.tasks" in registered_by(check_outputs, "package and user-dir")
+
+
+def test_a_second_copy_under_another_name_does_not_crash(check_outputs):
+    assert "module summ_plugin.tasks" in registered_by(check_outputs, "second copy")
 
 
 def test_pure_modules_do_not_import_fairseq():
