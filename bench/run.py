@@ -314,11 +314,10 @@ def ensure_budget_data_bin(work: str, paths, dict_path: str, positions: int, arg
     """The plugin's data-bin prepared with a ``positions``-token source budget (untimed)."""
     encoder_json, vocab_bpe = gpt2_files()
     dest = os.path.join(work, f"bin-positions-{positions}-{args.docs}-{args.valid_docs}-s{args.seed}")
-    manifest = os.path.join(dest, "prepare.json")
-    if os.path.exists(manifest):
-        with open(manifest, encoding="utf-8") as handle:
-            if json.load(handle)["budget"]["max_source_positions"] == positions:
-                return dest
+    from summ_plugin.data.data_bin import PREPARE_JSON, DataBin
+
+    if os.path.exists(os.path.join(dest, PREPARE_JSON)) and DataBin.read(dest).budget.max_source_positions == positions:
+        return dest
     cmd = commands.plugin_prepare_cmd({s: p["jsonl"] for s, p in paths.items()}, dest, encoder_json, vocab_bpe,
                                       dict_path, args.workers)
     cmd += ["--max-source-positions", str(positions)]

@@ -42,7 +42,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from .data.config import trained_bpe_field, trained_data_bin_field
-from .data.data_bin import read_prepare_json, recorded_retriever
+from .data.data_bin import DataBin, DataBinError
 from .errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -204,20 +204,22 @@ def _count_layers(state: Dict[str, torch.Tensor], side: str) -> int:
 # ----------------------------------------------------------------------------- data-bin, dictionary, BPE
 
 
-def find_data_bin(bart: FairseqBart, data_bin: Optional[str]) -> str:
-    if data_bin:
-        return data_bin
-    data = bart.task_args.get("data")
+def find_data_bin(bart: FairseqBart, data_bin: Optional[str]) -> DataBin:
+    """``--data-bin``, else the checkpoint's ``task.data`` (a data-bin, or its shards)."""
+    data = data_bin or bart.task_args.get("data")
     if not data:
         raise ExportError(f"{bart.path}: the checkpoint does not name its data-bin (task.data); give --data-bin")
-    return str(data).split(os.pathsep)[0]  # sharded data: every shard holds the same dictionary
+    try:
+        return DataBin.locate(str(data))
+    except DataBinError as err:
+        raise ExportError(str(err)) from None
 
 
-def load_training_dictionary(data_bin: str, bart: FairseqBart):
+def load_training_dictionary(data_bin: DataBin, bart: FairseqBart):
     """The data-bin's dictionary, checked against the checkpoint's embedding rows."""
     from .data.bpe import BPEFileError, load_dictionary
 
-    paths = [os.path.join(data_bin, f"dict.{lang}.txt") for lang in
+    paths = [data_bin.dictionary_path(lang) for lang in
              (bart.task_args.get("source_lang") or "source", bart.task_args.get("target_lang") or "target")]
     if not os.path.isfile(paths[0]):
         raise ExportError(
@@ -240,12 +242,12 @@ def load_training_dictionary(data_bin: str, bart: FairseqBart):
     return dictionary
 
 
-def resolve_bpe_files(options: ExportOptions, bart: FairseqBart, data_bin: str, prepared: Dict) -> Tuple[str, str]:
-    prepared_options = prepared.get("options", {})
+def resolve_bpe_files(options: ExportOptions, bart: FairseqBart, data_bin: DataBin) -> Tuple[str, str]:
     found = []
     for key in ("encoder_json", "vocab_bpe"):
-        candidates = [getattr(options, key), bart.task_args.get(key), prepared_options.get(key),
-                      os.path.join(data_bin, "encoder.json" if key == "encoder_json" else "vocab.bpe")]
+        recorded = getattr(data_bin.manifest, key).path if data_bin.manifest else None
+        candidates = [getattr(options, key), bart.task_args.get(key), recorded,
+                      os.path.join(data_bin.root, "encoder.json" if key == "encoder_json" else "vocab.bpe")]
         path = next((c for c in candidates if c and os.path.isfile(c)), None)
         if path is None:
             tried = ", ".join(str(c) for c in candidates if c)
@@ -516,21 +518,22 @@ def _name_tokenizer_class_portably(tokenizer_config_path: str) -> None:
 # ----------------------------------------------------------------------------- retrieval set-up and model card
 
 
-def copy_retrieval_setup(prepared: Dict, data_bin: str, destination: str) -> Dict[str, Any]:
+def copy_retrieval_setup(data_bin: DataBin, destination: str) -> Dict[str, Any]:
     """retrieval.json: what summ_plugin.retrieval needs to pick the same passages at inference
     (the retrievers the data-bin's splits were made with, as summ-summarize reads them); a
-    learned retriever's selector file is copied beside it and referred to by a relative path."""
-    options = prepared.get("options", {})
-    retriever, retriever_options = recorded_retriever(prepared, data_bin, "valid")
-    train_retriever, train_options = recorded_retriever(prepared, data_bin, "train")
+    learned retriever's selector file is copied beside it and referred to by a relative path.
+    The data-bin's prepare.json is copied beside it as it is."""
+    manifest = data_bin.manifest
+    valid, train = data_bin.retriever("valid"), data_bin.retriever("train")
+    budget = manifest.budget.to_json()
     retrieval: Dict[str, Any] = {
-        "retriever": retriever,
-        "retriever_options": retriever_options,
-        "train_retriever": train_retriever,
-        "train_retriever_options": train_options,
-        "split_mode": options.get("split_mode"),
-        "budget": copy.deepcopy(prepared.get("budget", {})),
-        "fields": copy.deepcopy(options.get("fields")),
+        "retriever": valid.name,
+        "retriever_options": dict(valid.options),
+        "train_retriever": train.name,
+        "train_retriever_options": dict(train.options),
+        "split_mode": budget.pop("split_mode"),
+        "budget": budget,
+        "fields": copy.deepcopy(manifest.fields),
     }
     os.makedirs(destination, exist_ok=True)
     for key in ("retriever_options", "train_retriever_options"):
@@ -539,9 +542,12 @@ def copy_retrieval_setup(prepared: Dict, data_bin: str, destination: str) -> Dic
         if selector:
             if not os.path.isfile(selector):
                 raise ExportError(f"the retriever's selector file {selector} (from prepare.json) is missing")
-            name = "selector.json" if key == "retriever_options" else "train_selector.json"
+            # the data-bin's names (selector.json, train.selector.json): the copy of prepare.json
+            # beside them then names them as they are
+            name = os.path.basename(selector)
             shutil.copyfile(selector, os.path.join(destination, name))
             selected["selector"] = os.path.join("retrieval", name)
+    shutil.copyfile(data_bin.manifest_path, os.path.join(destination, "prepare.json"))
     return retrieval
 
 
@@ -552,7 +558,7 @@ def _format_metric(value: Any) -> str:
         return str(value)
 
 
-def model_card(bart: FairseqBart, data_bin: Optional[str], prepared: Dict, retrieval: Optional[Dict],
+def model_card(bart: FairseqBart, data_bin: DataBin, retrieval: Optional[Dict],
                generation: Dict[str, Any], generation_source: str, vocab: VocabularyMap,
                max_positions: int) -> str:
     args = bart.model_args
@@ -568,15 +574,16 @@ def model_card(bart: FairseqBart, data_bin: Optional[str], prepared: Dict, retri
         f"Exported from `{os.path.basename(bart.path)}` with `summ-export-hf`.", "",
         "## Data", "",
     ]
-    if prepared:
-        splits = prepared.get("splits", {})
+    if data_bin.manifest:
+        splits = data_bin.manifest.splits
         for split in ("train", "valid", "test"):
             if split in splits:
                 info = splits[split]
-                lines.append(f"- {split}: {info.get('examples')} examples from `{os.path.basename(str(info.get('input')))}`, "
-                             f"retriever `{info.get('retriever')}`, mean source {info.get('mean_source_tokens')} tokens")
+                lines.append(f"- {split}: {info.examples} examples from `{os.path.basename(str(info.input))}`, "
+                             f"retriever `{data_bin.retriever(split).name}`, mean source "
+                             f"{info.figures.get('mean_source_tokens')} tokens")
     else:
-        lines.append(f"- data-bin `{data_bin}` (no prepare.json: retrieval set-up unknown)")
+        lines.append(f"- data-bin `{data_bin.root}` (no prepare.json: retrieval set-up unknown)")
     lines += ["", "## Validation", ""]
     best = bart.extra_state.get("best")
     this = bart.extra_state.get("val_loss")
@@ -642,8 +649,7 @@ def export_to_hf(options: ExportOptions) -> ExportReport:
     check_is_bart(bart)
     data_bin = find_data_bin(bart, options.data_bin)
     dictionary = load_training_dictionary(data_bin, bart)
-    prepared = read_prepare_json(data_bin)
-    encoder_json, vocab_bpe = resolve_bpe_files(options, bart, data_bin, prepared)
+    encoder_json, vocab_bpe = resolve_bpe_files(options, bart, data_bin)
     encoder, merges = read_bpe_files(encoder_json, vocab_bpe)
     vocab = build_vocabulary_map(list(dictionary.symbols), bart.state["encoder.embed_tokens.weight"].shape[0], encoder)
     if vocab.alias_ids:
@@ -682,15 +688,13 @@ def export_to_hf(options: ExportOptions) -> ExportReport:
         with open(os.path.join(tmp, "merges.txt"), "w", encoding="utf-8") as handle:
             handle.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
         retrieval = None
-        if prepared:
-            retrieval = copy_retrieval_setup(prepared, data_bin, os.path.join(tmp, "retrieval"))
-            with open(os.path.join(tmp, "retrieval", "prepare.json"), "w", encoding="utf-8") as handle:
-                json.dump(prepared, handle, indent=2, sort_keys=True)
+        if data_bin.manifest:
+            retrieval = copy_retrieval_setup(data_bin, os.path.join(tmp, "retrieval"))
             with open(os.path.join(tmp, "retrieval.json"), "w", encoding="utf-8") as handle:
                 json.dump(retrieval, handle, indent=2)
         provenance = {
             "checkpoint": os.path.abspath(options.checkpoint),
-            "data_bin": os.path.abspath(data_bin),
+            "data_bin": data_bin.root,
             "encoder_json": os.path.abspath(encoder_json),
             "vocab_bpe": os.path.abspath(vocab_bpe),
             "dictionary_size": vocab.n_dictionary,
@@ -702,7 +706,7 @@ def export_to_hf(options: ExportOptions) -> ExportReport:
         with open(os.path.join(tmp, "fairseq_export.json"), "w", encoding="utf-8") as handle:
             json.dump(provenance, handle, indent=2)
         with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as handle:
-            handle.write(model_card(bart, data_bin, prepared, retrieval, generation, generation_source, vocab,
+            handle.write(model_card(bart, data_bin, retrieval, generation, generation_source, vocab,
                                     max_positions))
         if os.path.lexists(out):  # someone else made it meanwhile: still never overwrite
             raise ExportError(f"{options.out} appeared during the export; refusing to overwrite it")
@@ -712,4 +716,4 @@ def export_to_hf(options: ExportOptions) -> ExportReport:
         raise
     logger.info("wrote %s: vocab %d (%d <unk> aliases), %d positions, generation %s", out, vocab.size,
                 len(vocab.alias_ids), max_positions, generation)
-    return ExportReport(out, vocab.size, len(vocab.alias_ids), max_positions, generation, data_bin)
+    return ExportReport(out, vocab.size, len(vocab.alias_ids), max_positions, generation, data_bin.root)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_output, atomic_write_text
+from summ_plugin.data.data_bin import DataBinError, PrepareManifest, read_manifest
 from summ_plugin.errors import UserError
 from summ_plugin.rouge import ROUGE_TYPES
 
@@ -236,33 +237,33 @@ def _table(header: List[str], rows: List[List]) -> List[str]:
     return lines
 
 
-def render_prepare(prepare: Dict, source: str) -> List[str]:
-    """The retrieval options of a ``summ-prepare`` manifest: budget, and per split the retriever and coverage."""
+def render_prepare(manifest: PrepareManifest, source: str) -> List[str]:
+    """What a ``summ-prepare`` record says: budget, how the retriever was chosen, and per split
+    the retriever and the figures."""
     lines = [f"## Retrieval and data ({source})", ""]
-    budget = prepare.get("budget")
-    if isinstance(budget, dict):
-        lines += ["Budget: " + ", ".join(f"{k} {_fmt(v)}" for k, v in budget.items()), ""]
-    splits = prepare.get("splits")
-    if isinstance(splits, dict) and splits:
-        keys = []
-        for summary in splits.values():
-            for key in summary if isinstance(summary, dict) else []:
-                # paths and hashes are for reproducibility, not for reading
-                if key not in keys and not key.endswith("sha256") and key != "input":
-                    keys.append(key)
-        rows = [[name] + [summary.get(k) if isinstance(summary, dict) else None for k in keys]
-                for name, summary in splits.items()]
-        lines += _table(["split"] + keys, rows) + [""]
-    options = prepare.get("options")
-    if isinstance(options, dict) and options:
-        lines += ["<details><summary>all summ-prepare options</summary>", ""]
-        lines += _table(["option", "value"], [[k, v] for k, v in options.items()])
+    lines += ["Budget: " + ", ".join(f"{k} {_fmt(v)}" for k, v in manifest.budget.to_json().items()), ""]
+    reason = manifest.default_choice.get("reason")
+    if reason:
+        lines += [f"Retriever for valid/test: {_fmt(reason)}", ""]
+    if manifest.splits:
+        keys: List[str] = []
+        for record in manifest.splits.values():
+            keys += [key for key in record.figures if key not in keys]
+        rows = []
+        for split, record in manifest.splits.items():
+            setting = manifest.retrievers.get(split)
+            rows.append([split, setting.name if setting else None, setting.options if setting else None]
+                        + [record.figures.get(k) for k in keys])
+        lines += _table(["split", "retriever", "options"] + keys, rows) + [""]
+    if manifest.options:
+        lines += ["<details><summary>other summ-prepare options</summary>", ""]
+        lines += _table(["option", "value"], [[k, v] for k, v in manifest.options.items()])
         lines += ["", "</details>", ""]
     return lines
 
 
 def render_markdown(
-    log: TrainingLog, subset: str, metric: str, plots: Dict[str, str], prepare: Optional[Dict] = None,
+    log: TrainingLog, subset: str, metric: str, plots: Dict[str, str], prepare: Optional[PrepareManifest] = None,
     prepare_source: str = "",
 ) -> str:
     records = log.valid.get(subset, [])
@@ -328,14 +329,9 @@ def write_report(
     prepare = None
     if prepare_json:
         try:
-            with open(prepare_json, encoding="utf-8") as f:
-                prepare = json.load(f)
-        except OSError as e:
-            raise LogFormatError(f"{prepare_json}: cannot read: {e.strerror or e}")
-        except json.JSONDecodeError as e:
-            raise LogFormatError(f"{prepare_json}:{e.lineno}: invalid JSON ({e.msg})")
-        if not isinstance(prepare, dict):
-            raise LogFormatError(f"{prepare_json}: expected a JSON object")
+            prepare = read_manifest(prepare_json)
+        except DataBinError as err:
+            raise LogFormatError(str(err)) from None
     os.makedirs(out_dir, exist_ok=True)
     outputs = {"loss": os.path.join(out_dir, "loss.png")}
     plot_losses(log, subset, outputs["loss"])

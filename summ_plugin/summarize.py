@@ -21,7 +21,7 @@ from .data.config import input_format_field, on_bad_record_field, trained_bpe_fi
 from .data.bad_records import BadRecordPolicy, with_duplicate_check
 from .data.encoder import ExampleEncoder
 from .data.pool import chunked
-from .data.data_bin import read_prepare_json, recorded_retriever
+from .data.data_bin import DataBin, DataBinError
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
 from .errors import UserError
@@ -133,7 +133,7 @@ def check_dictionary_is_the_models(models, trained_data: Optional[str], settings
                 )
 
 
-def source_budget(config: SummarizeConfig, prepared_options: Dict, model_positions: int, data_bin: str) -> int:
+def source_budget(config: SummarizeConfig, data_bin: DataBin, model_positions: int) -> int:
     """The retrieval budget: --max-source-positions, else the data-bin's; never more than
     the model's learned positions (a longer source would not fit the model)."""
     if config.max_source_positions is not None:
@@ -143,53 +143,55 @@ def source_budget(config: SummarizeConfig, prepared_options: Dict, model_positio
                 f"{model_positions} source positions ({config.checkpoint}); extend the model first "
                 "(summ-fix-vocab --max-source-positions, or fine-tune with --max-source-positions)")
         return config.max_source_positions
-    prepared = prepared_options.get("max_source_positions")
-    if prepared is None:
+    if data_bin.budget is None:
         return model_positions
-    if int(prepared) > model_positions:
+    prepared = data_bin.budget.max_source_positions
+    if prepared > model_positions:
         raise SummarizeError(
-            f"{data_bin} was prepared for {prepared} source positions but the model has "
+            f"{data_bin.root} was prepared for {prepared} source positions but the model has "
             f"{model_positions} ({config.checkpoint}): retrieval would pick sources the model "
             f"cannot read; give --max-source-positions {model_positions} (or less), or a model "
             f"with {prepared} positions")
-    return int(prepared)
+    return prepared
 
 
 def resolve_inference_settings(config: SummarizeConfig, task_cfg, model_positions: Optional[int] = None) -> Dict:
     """Fill what the user did not give from the data-bin the model was trained on:
     its dictionary, its BPE files, and the retriever it used for valid/test.
     ``model_positions``: the model's source positions (default: the task's)."""
-    data_bin = config.data_bin or utils.split_paths(task_cfg.data)[0]
-    dict_path = os.path.join(data_bin, "dict.source.txt")
+    try:
+        data_bin = DataBin.locate(config.data_bin or task_cfg.data)
+    except DataBinError as err:
+        raise SummarizeError(str(err)) from None
+    dict_path = data_bin.dictionary_path("source")
     if not os.path.isfile(dict_path):
         raise SummarizeError(
             f"{dict_path} not found: give --data-bin, the data-bin (or a directory holding dict.source.txt) "
             "the model was trained on"
         )
-    prepared = read_prepare_json(data_bin)
-    prepared_options = prepared.get("options", {})
-    recorded_name, recorded_options = recorded_retriever(prepared, data_bin, "valid",
-                                                          getattr(task_cfg, "retriever", None))
-    if config.retriever and (config.retriever, config.retriever_options or {}) != (recorded_name, recorded_options):
+    recorded = data_bin.retriever("valid", getattr(task_cfg, "retriever", None))
+    record = data_bin.manifest_path if data_bin.manifest else f"{data_bin.root} has no prepare.json"
+    if config.retriever and (config.retriever, config.retriever_options or {}) != (recorded.name, recorded.options):
         logger.warning("--retriever %s %s overrides the retriever the model's training data was prepared with "
                        "(%s %s, %s): the model was trained and validated on other inputs",
-                       config.retriever, json.dumps(config.retriever_options or {}), recorded_name,
-                       json.dumps(recorded_options), os.path.join(data_bin, "prepare.json"))
+                       config.retriever, json.dumps(config.retriever_options or {}), recorded.name,
+                       json.dumps(recorded.options), record)
     elif not config.retriever:
         logger.info("retriever %s %s: the one the model's valid data was prepared with (%s)",
-                    recorded_name, json.dumps(recorded_options), os.path.join(data_bin, "prepare.json"))
+                    recorded.name, json.dumps(recorded.options), record)
+    manifest = data_bin.manifest
     settings = {
-        "data_bin": data_bin,
+        "data_bin": data_bin.root,
         "dict_path": dict_path,
         "encoder_json": config.encoder_json or getattr(task_cfg, "encoder_json", None)
-        or prepared_options.get("encoder_json") or os.path.join(data_bin, "encoder.json"),
+        or (manifest and manifest.encoder_json.path) or os.path.join(data_bin.root, "encoder.json"),
         "vocab_bpe": config.vocab_bpe or getattr(task_cfg, "vocab_bpe", None)
-        or prepared_options.get("vocab_bpe") or os.path.join(data_bin, "vocab.bpe"),
-        "retriever": config.retriever or recorded_name,
-        "retriever_options": (config.retriever_options or {}) if config.retriever else recorded_options,
-        "split_mode": config.split_mode or prepared_options.get("split_mode") or "sentence",
+        or (manifest and manifest.vocab_bpe.path) or os.path.join(data_bin.root, "vocab.bpe"),
+        "retriever": config.retriever or recorded.name,
+        "retriever_options": (config.retriever_options or {}) if config.retriever else dict(recorded.options),
+        "split_mode": config.split_mode or data_bin.split_mode,
         "max_source_positions": source_budget(
-            config, prepared_options, int(model_positions or task_cfg.max_source_positions), data_bin),
+            config, data_bin, int(model_positions or task_cfg.max_source_positions)),
     }
     for key in ("encoder_json", "vocab_bpe"):
         if not os.path.isfile(settings[key]):

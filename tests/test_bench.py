@@ -11,6 +11,7 @@ if REPO not in sys.path:
 
 from bench import commands, corpus, memory, stats  # noqa: E402
 from bench import run as bench_run  # noqa: E402
+from summ_plugin.data.data_bin import DataBin  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- stats
@@ -285,8 +286,7 @@ def test_positions_section_runs_on_cpu_with_the_tiny_model(tmp_path, capsys):
     # each side trained on data prepared with its own budget
     for positions in (1024, 2048):
         bins = [d for d in os.listdir(tmp_path / "work") if d.startswith(f"bin-positions-{positions}-")]
-        manifest = json.loads((tmp_path / "work" / bins[0] / "prepare.json").read_text())
-        assert manifest["budget"]["max_source_positions"] == positions
+        assert DataBin.read(str(tmp_path / "work" / bins[0])).budget.max_source_positions == positions
         meta = [json.loads(line) for line in open(tmp_path / "work" / bins[0] / "train.meta.jsonl")]
         assert max(m["n_source_tokens"] for m in meta) > (1024 if positions == 2048 else 900)
 

@@ -9,6 +9,7 @@ import pytest
 
 from summ_plugin.data.cache import prepare_cached
 from summ_plugin.data.config import PrepareError
+from summ_plugin.data.data_bin import DataBin
 from tests._prepare_fixtures import build_vocab, make_raw_dir, make_records, write_jsonl
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,7 +48,7 @@ def test_first_call_prepares_later_calls_reuse(vocab, tmp_path, caplog):
     write_jsonl(os.path.join(raw, "valid.jsonl"), make_records(5, seed=42))
     changed = prepare_cached(raw, OPTIONS)
     assert changed not in (first, other)
-    assert json.load(open(os.path.join(changed, "prepare.json")))["splits"]["valid"]["examples"] == 5
+    assert DataBin.read(changed).manifest.splits["valid"].examples == 5
 
 
 def test_a_selector_file_is_keyed_by_its_content(vocab, tmp_path):

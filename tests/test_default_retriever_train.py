@@ -8,6 +8,7 @@ import pytest
 
 from summ_plugin.cli.summarize import main as summarize_main
 from summ_plugin.data.config import PrepareConfig
+from summ_plugin.data.data_bin import DataBin, RetrieverSetting
 from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin
 from tests._fairseq import fairseq_train
 
@@ -25,12 +26,12 @@ def test_summarize_reuses_the_default_retriever_and_selector_of_the_data_bin(tin
         destdir=first_home, encoder_json=tiny_vocab["encoder_json"], vocab_bpe=tiny_vocab["vocab_bpe"],
         dict_path=tiny_vocab["dict"], inputs=find_split_inputs(tiny_raw_dir), max_source_positions=96,
         max_target_positions=64))
-    manifest = json.load(open(os.path.join(first_home, "prepare.json"), encoding="utf-8"))
-    chosen = manifest["retrieval"]["valid"]
-    assert manifest["retrieval"]["train"] == {"retriever": "oracle", "options": {"pad": "random"}}
+    manifest = DataBin.read(first_home).manifest
+    chosen = manifest.retrievers["valid"]
+    assert manifest.retrievers["train"] == RetrieverSetting("oracle", {"pad": "random"})
     # the synthetic records scatter what the summary says: a learned candidate beats truncation
-    assert chosen["retriever"] in ("learned", "hybrid") and chosen["options"]["selector"] == "selector.json"
-    assert {row["retriever"] for row in manifest["retrieval"]["chosen"]["candidates"]} == {"lead", "learned", "hybrid"}
+    assert chosen.name in ("learned", "hybrid") and chosen.options["selector"] == "selector.json"
+    assert {row["retriever"] for row in manifest.default_choice["candidates"]} == {"lead", "learned", "hybrid"}
 
     save = str(tmp_path / "ckpt")
     fairseq_train(first_home, save, "--max-update", "2")

@@ -22,6 +22,7 @@ from argparse import Namespace
 import pytest
 import torch
 
+from summ_plugin.data.data_bin import DataBin
 from tests._fairseq import fairseq_train
 
 pytest.importorskip("transformers")
@@ -259,8 +260,7 @@ def test_greedy_generation_with_the_validated_settings_is_identical(models, load
 
 
 def _raw_valid(models):
-    prepared = json.load(open(os.path.join(models["tiny"]["data_bin"], "prepare.json"), encoding="utf-8"))
-    return prepared["splits"]["valid"]["input"]
+    return DataBin.read(models["tiny"]["data_bin"]).manifest.splits["valid"].input
 
 
 @pytest.mark.parametrize("name", ["gpt2", "sparse"])
@@ -310,8 +310,8 @@ def test_retrieval_setup_and_model_card_travel(models):
     retrieval = json.load(open(os.path.join(out, "retrieval.json")))
     assert retrieval["retriever"] == "bm25" and retrieval["train_retriever"] == "oracle"
     assert retrieval["budget"]["max_source_positions"] == 96
-    prepared = json.load(open(os.path.join(out, "retrieval", "prepare.json")))
-    assert prepared["options"]["retriever"] == "bm25"
+    # the data-bin's record travels as it is: it reads as the data-bin's (selectors beside it)
+    assert DataBin.read(os.path.join(out, "retrieval")).retriever("valid").name == "bm25"
     card = open(os.path.join(out, "README.md"), encoding="utf-8").read()
     from summ_plugin.checkpoints import load_checkpoint_safely
 
@@ -453,37 +453,44 @@ def test_core_package_does_not_import_transformers():
     assert proc.stdout.strip().splitlines()[-1] == "False"
 
 
+def _data_bin_with(root, retrievers):
+    """A data-bin record with these retrievers (the rest as summ-prepare writes it)."""
+    from summ_plugin.data.data_bin import (
+        PrepareManifest, PreparedBudget, RecordedFile, RetrieverSetting, write_manifest)
+
+    os.makedirs(root, exist_ok=True)
+    unknown = RecordedFile(None, None)
+    write_manifest(str(root), PrepareManifest(
+        budget=PreparedBudget(1024, 1024), encoder_json=unknown, vocab_bpe=unknown, dictionary=unknown,
+        dictionary_size=None, retrievers={split: RetrieverSetting(*value) for split, value in retrievers.items()}))
+    return DataBin.read(str(root))
+
+
 def test_a_learned_retrievers_selector_file_travels(tmp_path):
     from summ_plugin.export_hf import copy_retrieval_setup
 
     selector = tmp_path / "selector.json"
     selector.write_text('{"format": "x"}')
-    prepared = {"options": {"retriever": "learned", "retriever_options": {"selector": str(selector)},
-                            "train_retriever": "oracle", "split_mode": "sentence"},
-                "budget": {"max_source_positions": 1024}}
-    retrieval = copy_retrieval_setup(prepared, str(tmp_path), str(tmp_path / "out" / "retrieval"))
+    data_bin = _data_bin_with(tmp_path / "bin", {"train": ("oracle", {}), "valid": ("learned", {"selector": str(selector)})})
+    retrieval = copy_retrieval_setup(data_bin, str(tmp_path / "out" / "retrieval"))
     assert retrieval["retriever_options"]["selector"] == os.path.join("retrieval", "selector.json")
     assert (tmp_path / "out" / "retrieval" / "selector.json").read_text() == '{"format": "x"}'
-    assert prepared["options"]["retriever_options"]["selector"] == str(selector)  # the original is untouched
+    assert data_bin.retriever("valid").options["selector"] == str(selector)  # the original is untouched
     selector.unlink()
     with pytest.raises(ExportError, match="selector file"):
-        copy_retrieval_setup(prepared, str(tmp_path), str(tmp_path / "again"))
+        copy_retrieval_setup(data_bin, str(tmp_path / "again"))
 
 
 def test_the_default_retrievals_record_and_relative_selector_travel(tmp_path):
-    """A data-bin prepared with no --retriever records the choice under "retrieval" and names
-    its selector relative to itself (issue 12): the export resolves it there."""
+    """A data-bin prepared with no --retriever records the chosen retriever and names its
+    selector relative to itself (issue 12): the export resolves it there."""
     from summ_plugin.export_hf import copy_retrieval_setup
 
-    data_bin = tmp_path / "data-bin"
-    data_bin.mkdir()
-    (data_bin / "selector.json").write_text('{"format": "y"}')
-    prepared = {"options": {"retriever": None, "train_retriever": None, "split_mode": "sentence"},
-                "retrieval": {"train": {"retriever": "oracle", "options": {"pad": "random"}},
-                              "valid": {"retriever": "hybrid",
-                                        "options": {"scorer": "learned", "lead_share": 0.25, "selector": "selector.json"}}},
-                "budget": {"max_source_positions": 1024}}
-    retrieval = copy_retrieval_setup(prepared, str(data_bin), str(tmp_path / "out" / "retrieval"))
+    data_bin = _data_bin_with(tmp_path / "data-bin", {
+        "train": ("oracle", {"pad": "random"}),
+        "valid": ("hybrid", {"scorer": "learned", "lead_share": 0.25, "selector": "selector.json"})})
+    (tmp_path / "data-bin" / "selector.json").write_text('{"format": "y"}')
+    retrieval = copy_retrieval_setup(data_bin, str(tmp_path / "out" / "retrieval"))
     assert (retrieval["retriever"], retrieval["retriever_options"]) == (
         "hybrid", {"scorer": "learned", "lead_share": 0.25, "selector": os.path.join("retrieval", "selector.json")})
     assert (retrieval["train_retriever"], retrieval["train_retriever_options"]) == ("oracle", {"pad": "random"})

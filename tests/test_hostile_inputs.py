@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from summ_plugin.cli.prepare import main as prepare_main
+from summ_plugin.data.data_bin import DataBin
 from tests._fairseq import BIN, REPO, fairseq_train
 from tests._prepare_fixtures import WORDS, make_records, write_jsonl
 
@@ -164,8 +165,7 @@ def test_fuzzed_records_never_crash_prepare_and_never_exceed_the_budget(lines, t
             assert line_no in skipped_lines, (line_no, body[line_no - 1][:80], skipped)
     good_ids = {f"good\u2603{i}" for i, kind in enumerate(kinds) if kind == "good"}
     assert good_ids <= {m["id"] for m in meta}
-    manifest = json.loads((dest / "prepare.json").read_text(encoding="utf-8"))
-    assert manifest["splits"]["train"]["skipped"] == len(skipped)
+    assert DataBin.read(str(dest)).manifest.splits["train"].figures["skipped"] == len(skipped)
 
 
 def test_megabyte_summary_is_truncated_to_the_target_budget(tiny_vocab, tmp_path, capsys):
@@ -178,7 +178,7 @@ def test_megabyte_summary_is_truncated_to_the_target_budget(tiny_vocab, tmp_path
     assert code in (0, None), err
     assert max(dataset_sizes(str(dest), "train", "source")) <= MAX_SOURCE
     assert max(dataset_sizes(str(dest), "train", "target")) <= MAX_TARGET
-    stats = json.loads((dest / "prepare.json").read_text())["splits"]["train"]
+    stats = DataBin.read(str(dest)).manifest.splits["train"].figures
     assert stats["examples"] == 2 and stats["targets_truncated"] >= 1 and stats["records_cleaned"] >= 1
     meta = read_jsonl(str(dest / "train.meta.jsonl"))
     assert meta[1]["target_truncated"] and meta[1]["n_target_tokens"] == MAX_TARGET
@@ -194,7 +194,7 @@ def test_megabyte_token_in_a_document_is_cut_into_windows_within_the_budget(tiny
     proc = _run_module("summ_plugin.cli.prepare", *prepare_argv(tiny_vocab, dest, train, valid), timeout=90)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert max(dataset_sizes(str(dest), "train", "source")) <= MAX_SOURCE
-    stats = json.loads((dest / "prepare.json").read_text())["splits"]["train"]
+    stats = DataBin.read(str(dest)).manifest.splits["train"].figures
     assert stats["examples"] == 2 and stats["records_cleaned"] >= 1
 
 

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from summ_plugin.cli.summarize import main as summarize_main
+from summ_plugin.data.data_bin import DataBin
 from tests._fairseq import PLUGIN_DIR, fairseq_train, run, script
 from tests._prepare_fixtures import make_records, write_jsonl
 
@@ -66,8 +67,7 @@ def test_extended_model_trains_generates_and_summarizes_long_sources(
     assert f"restored checkpoint has {OLD} learned encoder positions, the model {NEW}: extended in memory" in out
     assert "decoder positions" not in out  # the decoder table was not asked to grow
     data_bin = re.search(r"training on the prepared data-bin (\S+)", out).group(1)
-    with open(os.path.join(data_bin, "prepare.json"), encoding="utf-8") as handle:
-        assert json.load(handle)["budget"]["max_source_positions"] == NEW
+    assert DataBin.read(data_bin).budget.max_source_positions == NEW
     train_lengths = [m["n_source_tokens"] for m in read_jsonl(os.path.join(data_bin, "train.meta.jsonl"))]
     assert max(train_lengths) > OLD and max(train_lengths) <= NEW
     # no example was too long for the model (fairseq would warn "... invalid sizes and will be skipped")

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from summ_plugin.cli.prepare import main
+from summ_plugin.data.data_bin import DataBin, PreparedBudget, RecordedFile, RetrieverSetting
 from tests._prepare_fixtures import build_vocab, make_raw_dir, make_records, write_jsonl
 
 
@@ -86,19 +87,23 @@ def test_meta_and_manifest(vocab, tmp_path):
     raw = make_raw_dir(str(tmp_path / "raw"))
     dest = str(tmp_path / "bin")
     run_prepare(vocab, "--input", raw, "--destdir", dest, "--retriever", "lead", "--max-source-positions", "64")
-    manifest = json.load(open(os.path.join(dest, "prepare.json"), encoding="utf-8"))
-    assert set(manifest["splits"]) == {"train", "valid", "test"}
-    train = manifest["splits"]["train"]
-    assert train["examples"] == 24 and train["skipped"] == 0
+    data_bin = DataBin.read(dest)
+    manifest = data_bin.manifest
+    assert set(manifest.splits) == {"train", "valid", "test"}
+    train = manifest.splits["train"]
+    assert train.examples == 24 and train.figures["skipped"] == 0
     # --retriever names valid/test's; train follows the published recipe unless --train-retriever
-    assert (train["retriever"], train["retriever_options"]) == ("oracle", {"pad": "random"})
-    assert manifest["splits"]["valid"]["retriever"] == "lead"
-    assert manifest["retrieval"]["chosen"] == {"reason": "given with --retriever"}
-    assert train["input_sha256"] == sha256_path(os.path.join(raw, "train.jsonl"))
-    assert 0 < train["mean_rouge1_recall"] <= 1
-    assert manifest["budget"] == {"max_source_positions": 64, "reserved_tokens": 2, "separator_tokens": 1,
-                                  "max_target_positions": 1024}
-    assert manifest["options"]["retriever"] == "lead" and manifest["data_path"] == os.path.abspath(dest)
+    assert data_bin.retriever("train") == RetrieverSetting("oracle", {"pad": "random"})
+    assert data_bin.retriever("valid") == data_bin.retriever("test") == RetrieverSetting("lead", {})
+    assert manifest.default_choice == {"reason": "given with --retriever"}
+    assert train.input == os.path.join(raw, "train.jsonl")
+    assert train.input_sha256 == sha256_path(os.path.join(raw, "train.jsonl"))
+    assert 0 < train.figures["mean_rouge1_recall"] <= 1
+    assert manifest.budget == PreparedBudget(max_source_positions=64, max_target_positions=1024, reserved_tokens=2,
+                                             separator_tokens=1, split_mode="sentence")
+    assert manifest.dictionary == RecordedFile(vocab["dict"], sha256_path(vocab["dict"]))
+    assert manifest.encoder_json == RecordedFile(vocab["encoder_json"], sha256_path(vocab["encoder_json"]))
+    assert data_bin.data_path == os.path.abspath(dest) and manifest.shards == 1
     from summ_plugin.retrieval.passages import split_passages
 
     meta = read_meta(dest, "train")
@@ -130,9 +135,9 @@ def test_same_bytes_with_one_or_two_workers_and_on_rerun(vocab, tmp_path):
                     "--max-source-positions", "80", "--workers", workers)
     a, b, c = (_all_bytes(str(tmp_path / n)) for n in "abc")
     assert len(a) == 17 and a == b == c  # 3 splits x 5 files + 2 dicts
-    manifests = [json.load(open(tmp_path / n / "prepare.json")) for n in "abc"]
+    manifests = [DataBin.read(str(tmp_path / n)).manifest for n in "abc"]
     for m in manifests:
-        del m["options"]["workers"], m["options"]["destdir"], m["data_path"]
+        del m.options["workers"]
     assert manifests[0] == manifests[1] == manifests[2]
 
 
@@ -150,9 +155,9 @@ def test_source_never_exceeds_the_budget_and_targets_are_truncated(vocab, tmp_pa
     assert max(target.sizes) <= 9 and all(target[i][-1] == tgt_dict.eos() for i in range(len(target)))
     meta = read_meta(dest, "train")
     assert all(m["target_truncated"] for m in meta)
-    manifest = json.load(open(os.path.join(dest, "prepare.json")))
-    assert manifest["splits"]["train"]["targets_truncated"] == 10
-    assert manifest["splits"]["train"]["max_source_tokens"] <= max_positions
+    figures = DataBin.read(dest).manifest.splits["train"].figures
+    assert figures["targets_truncated"] == 10
+    assert figures["max_source_tokens"] <= max_positions
 
 
 BAD_LINES = {
@@ -197,8 +202,8 @@ def test_bad_record_skipped_and_listed(vocab, tmp_path, case):
     skipped = [json.loads(line) for line in open(os.path.join(dest, "train.skipped.jsonl"), encoding="utf-8")]
     assert len(skipped) == 1
     assert skipped[0]["location"] == f"{train}:5" and reason in skipped[0]["reason"]
-    manifest = json.load(open(os.path.join(dest, "prepare.json")))
-    assert manifest["splits"]["train"]["examples"] == 6 and manifest["splits"]["train"]["skipped"] == 1
+    train = DataBin.read(dest).manifest.splits["train"]
+    assert train.examples == 6 and train.figures["skipped"] == 1
     assert len(read_meta(dest, "train")) == 6
 
 
@@ -235,7 +240,7 @@ def test_failed_run_keeps_the_previous_data_bin(vocab, tmp_path):
     # --overwrite with good input replaces it
     run_prepare(vocab, "--input", raw, "--destdir", dest, "--retriever", "lead", "--overwrite",
                 "--on-bad-record", "skip", "--max-source-positions", "50")
-    assert json.load(open(os.path.join(dest, "prepare.json")))["budget"]["max_source_positions"] == 50
+    assert DataBin.read(dest).budget.max_source_positions == 50
 
 
 def test_overwrite_refuses_a_foreign_directory(vocab, tmp_path, capsys):
@@ -258,8 +263,7 @@ def test_hostile_text_is_cleaned(vocab, tmp_path):
     train = write_jsonl(str(tmp_path / "train.jsonl"), records)
     dest = str(tmp_path / "bin")
     run_prepare(vocab, "--train", train, "--destdir", dest, "--retriever", "lead", "--max-source-positions", "1024")
-    manifest = json.load(open(os.path.join(dest, "prepare.json")))
-    assert manifest["splits"]["train"]["records_cleaned"] == 2
+    assert DataBin.read(dest).manifest.splits["train"].figures["records_cleaned"] == 2
     bpe = load_gpt2_bpe(vocab["encoder_json"], vocab["vocab_bpe"])
     source, src_dict = load_split(dest, "train", "source")
     text0 = decode(source[0].tolist()[:-1], src_dict, bpe)
@@ -295,8 +299,8 @@ def test_shards(vocab, tmp_path, capsys):
                     name = f"{split}.source-target.{lang}.{ext}"
                     assert open(os.path.join(shard, name), "rb").read() == open(os.path.join(shards[0], name), "rb").read()
         assert os.path.exists(os.path.join(shard, "dict.source.txt"))
-    manifest = json.load(open(os.path.join(dest, "prepare.json")))
-    assert manifest["data_path"] == ":".join(shards) and manifest["splits"]["train"]["examples"] == 10
+    data_bin = DataBin.read(dest)
+    assert data_bin.data_path == ":".join(shards) and data_bin.manifest.splits["train"].examples == 10
 
 
 def test_train_retriever_and_oracle_only_for_train(vocab, tmp_path, capsys):
@@ -309,9 +313,10 @@ def test_train_retriever_and_oracle_only_for_train(vocab, tmp_path, capsys):
                 "--max-source-positions", "60")
     assert {m["retriever"] for m in read_meta(dest, "train")} == {"oracle"}
     assert {m["retriever"] for m in read_meta(dest, "valid")} == {"lead"}
-    manifest = json.load(open(os.path.join(dest, "prepare.json")))
-    assert manifest["splits"]["train"]["retriever"] == "oracle"
-    assert manifest["splits"]["train"]["mean_rouge1_recall"] >= manifest["splits"]["valid"]["mean_rouge1_recall"] - 0.2
+    data_bin = DataBin.read(dest)
+    assert data_bin.retriever("train").name == "oracle"
+    splits = data_bin.manifest.splits
+    assert splits["train"].figures["mean_rouge1_recall"] >= splits["valid"].figures["mean_rouge1_recall"] - 0.2
 
 
 def test_user_errors_are_one_line(vocab, tmp_path, capsys):

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from summ_plugin.cli.prepare import main as prepare_main
+from summ_plugin.data.data_bin import DataBin
 from tests._fairseq import fairseq_train
 from tests._prepare_fixtures import make_records
 
@@ -87,9 +88,8 @@ def test_layout_prepares_and_trains(layout, tiny_vocab, tmp_path):
         "--train-retriever", "oracle", "--max-source-positions", "96", "--max-target-positions", "64",
     ])
     assert code in (0, None)
-    manifest = json.load(open(os.path.join(dest, "prepare.json")))
-    assert manifest["splits"]["train"]["examples"] == N_TRAIN
-    assert manifest["splits"]["valid"]["examples"] == N_VALID
+    splits = DataBin.read(dest).manifest.splits
+    assert splits["train"].examples == N_TRAIN and splits["valid"].examples == N_VALID
     out = fairseq_train(dest, str(tmp_path / "ckpt"), "--max-update", "2")
     assert "num_updates: 2 >= max_update: 2" in out
     assert os.path.isfile(tmp_path / "ckpt" / "checkpoint_last.pt")

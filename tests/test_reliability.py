@@ -19,6 +19,7 @@ import pytest
 
 from summ_plugin.cli.prepare import main as prepare_main
 from summ_plugin.cli.score import main as score_main
+from summ_plugin.data.data_bin import DataBin
 from tests._prepare_fixtures import make_records, write_jsonl
 from tests.test_hostile_inputs import assert_one_line_error, other_dict_data_bin  # noqa: F401 (fixture)
 
@@ -247,14 +248,14 @@ def test_item04_dictionary_that_does_not_fit_the_bpe_stops_prepare(lines, tiny_v
     # raising the limit lets it through, and the rate is recorded
     code, _, err = run_cli(prepare_main, prepare_args(vocab, dest, train_file, "--max-unk-rate", "100"), capsys)
     assert code == 0, err
-    rate = json.load(open(dest / "prepare.json"))["splits"]["train"]["unk_rate_percent"]
+    rate = DataBin.read(str(dest)).manifest.splits["train"].figures["unk_rate_percent"]
     assert rate > 30
 
 
 def test_item04_fitting_dictionary_records_a_zero_unk_rate(tiny_vocab, train_file, tmp_path, capsys):
     dest = tmp_path / "bin"
     assert run_cli(prepare_main, prepare_args(tiny_vocab, dest, train_file), capsys)[0] == 0
-    assert json.load(open(dest / "prepare.json"))["splits"]["train"]["unk_rate_percent"] == 0
+    assert DataBin.read(str(dest)).manifest.splits["train"].figures["unk_rate_percent"] == 0
 
 
 @pytest.mark.parametrize("lines", [0, 1, 100])
@@ -296,7 +297,7 @@ def test_item07_record_with_document_and_documents_is_bad(tiny_vocab, tmp_path, 
     code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, tmp_path / "bin", train, "--on-bad-record", "skip"),
                            capsys)
     assert code == 0, err
-    assert json.load(open(tmp_path / "bin" / "prepare.json"))["splits"]["train"]["skipped"] == 1
+    assert DataBin.read(str(tmp_path / "bin")).manifest.splits["train"].figures["skipped"] == 1
 
 
 def test_item07_hypothesis_with_summary_and_hypothesis_is_refused(tmp_path, capsys):

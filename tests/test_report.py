@@ -66,14 +66,19 @@ def rouge_log(valid_tag="valid", hydra=False):
 
 
 PREPARE = {
-    "format_version": 1,
-    "options": {"retriever": "bm25", "train_retriever": "oracle", "split_mode": "sentence"},
-    "budget": {"max_source_positions": 1024, "reserved_tokens": 2, "separator_tokens": 1},
+    "format_version": 2,
+    "shards": 1,
+    "options": {"on_bad_record": "skip"},
+    "budget": {"max_source_positions": 1024, "max_target_positions": 256, "reserved_tokens": 2,
+               "separator_tokens": 1, "split_mode": "sentence"},
+    "retrievers": {"train": {"name": "oracle", "options": {}}, "valid": {"name": "bm25", "options": {"k1": 1.2}}},
+    "default_choice": {"reason": "given with --retriever"},
+    "files": {"encoder_json": {"path": "/v/encoder.json", "sha256": "ef" * 32}},
     "splits": {
-        "train": {"examples": 100, "skipped": 0, "retriever": "oracle", "retriever_options": {},
-                  "mean_rouge1_recall": 0.81, "mean_rouge2_recall": 0.52, "input_sha256": "ab" * 32},
-        "valid": {"examples": 10, "skipped": 1, "retriever": "bm25", "retriever_options": {"k1": 1.2},
-                  "mean_rouge1_recall": 0.64, "mean_rouge2_recall": 0.31, "input_sha256": "cd" * 32},
+        "train": {"examples": 100, "skipped": 0, "mean_rouge1_recall": 0.81, "mean_rouge2_recall": 0.52,
+                  "input": "/d/train.jsonl", "input_sha256": "ab" * 32},
+        "valid": {"examples": 10, "skipped": 1, "mean_rouge1_recall": 0.64, "mean_rouge2_recall": 0.31,
+                  "input": "/d/valid.jsonl", "input_sha256": "cd" * 32},
     },
 }
 
@@ -123,9 +128,10 @@ def test_report_with_rouge_and_prepare(tmp_path, capsys, hydra):
     assert "`checkpoint_best.pt` holds this checkpoint" in text
     assert "| 30 | 34 | 13 | 29.5 | 31 | 6.7 |" in text  # its ROUGE and loss
     assert "| valid | 40 | 6.2 | 7 | 128 |" in text  # last losses
-    assert "| train | 100 | 0 | oracle | `{}` | 0.81 | 0.52 |" in text
-    assert "| valid | 10 | 1 | bm25 | `{\"k1\": 1.2}` | 0.64 | 0.31 |" in text
-    assert "max_source_positions 1024" in text and "abab" not in text
+    assert "| train | oracle | `{}` | 100 | 0 | 0.81 | 0.52 |" in text
+    assert "| valid | bm25 | `{\"k1\": 1.2}` | 10 | 1 | 0.64 | 0.31 |" in text
+    assert "max_source_positions 1024" in text and "split_mode sentence" in text
+    assert "abab" not in text and "efef" not in text and "| on_bad_record | skip |" in text
     assert "![ROUGE](rouge.png)" in text
 
 
@@ -162,6 +168,9 @@ def test_errors(tmp_path, capsys):
     bad = tmp_path / "prepare.json"
     bad.write_text("{\n  \"splits\": \n")
     assert f"{bad}:3: invalid JSON" in run_error(["--log", str(log), "--out-dir", out, "--prepare-json", str(bad)], capsys)
+    bad.write_text(json.dumps(dict(PREPARE, format_version=3)))
+    assert f"{bad}: format_version 3 is newer" in run_error(
+        ["--log", str(log), "--out-dir", out, "--prepare-json", str(bad)], capsys)
     assert not os.path.exists(os.path.join(out, "report.md"))
 
 

@@ -10,11 +10,11 @@ import pytest
 from summ_plugin.data.formats import iter_input_records
 from summ_plugin.data.records import Record
 from summ_plugin.retrieval import approx_token_count, build_retriever, split_passages
-from summ_plugin.retrieval.choice import Budget, choose_retriever
+from summ_plugin.retrieval.budget import Budget
+from summ_plugin.retrieval.choice import choose_retriever
 from summ_plugin.retrieval.features import FEATURE_NAMES, passage_features
 from summ_plugin.retrieval.learned import LearnedSelector, train_selector
 from summ_plugin.retrieval.passages import split_sections
-from summ_plugin.data.data_bin import recorded_retriever
 
 PAPER = """1 Introduction
 
@@ -230,14 +230,3 @@ def test_default_without_records_to_learn_from_is_lead(tmp_path):
     choice = choose_retriever([], _corpus(3, 7, "end"), BUDGET, str(tmp_path / "s.json"))
     assert choice.retriever == "lead" and "no records" in choice.reason
     assert not os.path.exists(tmp_path / "s.json")
-
-
-def test_recorded_retriever_resolves_the_data_bins_selector(tmp_path):
-    prepared = {"retrieval": {"valid": {"retriever": "hybrid",
-                                        "options": {"scorer": "learned", "lead_share": 0.25, "selector": "selector.json"}}}}
-    assert recorded_retriever(prepared, str(tmp_path)) == (
-        "hybrid", {"scorer": "learned", "lead_share": 0.25, "selector": os.path.join(str(tmp_path), "selector.json")})
-    # an older data-bin without the record: its options, else lead
-    assert recorded_retriever({"options": {"retriever": "bm25", "retriever_options": {"k1": 1.5}}}, "d") == (
-        "bm25", {"k1": 1.5})
-    assert recorded_retriever({}, "d") == ("lead", {})

@@ -7,14 +7,11 @@ from summ_plugin.data.bad_records import BAD_RECORD_MODES
 from summ_plugin.data.formats import FORMATS
 from summ_plugin.data.records import FieldNames
 from summ_plugin.errors import UserError
+from summ_plugin.retrieval.budget import DEFAULT_SPLIT_MODE
 from summ_plugin.retrieval.passages import SPLIT_MODES
 
 SPLITS = ("train", "valid", "test")
 SOURCE_LANG, TARGET_LANG = "source", "target"
-# Budget: fairseq appends </s> to the source; one more position is kept free as a margin
-# for a <s> that a model variant may prepend. The query is followed by one </s> separator.
-RESERVED_TOKENS = 2
-SEPARATOR_TOKENS = 1
 # The train split's source by default: what the summary says plus random other passages
 # (the published recipe for retrieve-then-summarize training, e.g. Manakul and Gales 2021):
 # the model learns to use relevant passages wherever they are, and the random padding keeps
@@ -82,7 +79,7 @@ class PrepareConfig:
     train_retriever_options: Optional[Dict] = field(default=None, metadata={
         "help": "JSON object of options for --train-retriever (default: --retriever-options when both "
                 "name the same retriever, else none)", "metavar": "JSON"})
-    split_mode: str = field(default="sentence", metadata={
+    split_mode: str = field(default=DEFAULT_SPLIT_MODE, metadata={
         "help": "how documents are cut into passages", "choices": SPLIT_MODES})
     # bounded samples for choosing the default retriever
     selector_train_records: int = field(default=200, metadata={

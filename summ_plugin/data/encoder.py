@@ -22,11 +22,11 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from summ_plugin.data.config import RESERVED_TOKENS, SEPARATOR_TOKENS, PrepareConfig
+from summ_plugin.data.config import PrepareConfig
 from summ_plugin.data.records import BadRecordError, Record
 from summ_plugin.data.text import clean_record, target_text
 from summ_plugin.retrieval import Selection, approx_token_count, build_retriever, retrieval_coverage
-from summ_plugin.retrieval.choice import Budget
+from summ_plugin.retrieval.budget import DEFAULT_SPLIT_MODE, Budget
 
 # dictionary-id encodings kept: a passage is encoded once to count it and once to emit it
 ENCODE_CACHE_SIZE = 16384
@@ -42,7 +42,7 @@ class ExampleEncoder:
     """
 
     def __init__(self, encoder_json: Optional[str], vocab_bpe: Optional[str], dict_path: Optional[str] = None, *,
-                 max_source_positions: int = 1024, max_target_positions: int = 1024, split_mode: str = "sentence"):
+                 max_source_positions: int = 1024, max_target_positions: int = 1024, split_mode: str = DEFAULT_SPLIT_MODE):
         from summ_plugin.data.bpe import load_dictionary, load_gpt2_bpe
 
         self.max_source_positions = max_source_positions
@@ -88,8 +88,8 @@ class ExampleEncoder:
 
     def budget(self) -> Budget:
         """How retrieval is called: positions, reserved and separator tokens, the token count."""
-        return Budget(self.max_source_positions, self.count_tokens, self.split_mode, RESERVED_TOKENS,
-                      SEPARATOR_TOKENS, self.token_bounds if self.bpe is not None else None)
+        return Budget(self.max_source_positions, self.count_tokens, self.split_mode,
+                      token_bounds=self.token_bounds if self.bpe is not None else None)
 
     def with_source_positions(self, max_source_positions: int) -> "ExampleEncoder":
         """This encoder (the same BPE, dictionary and caches) under another source budget."""

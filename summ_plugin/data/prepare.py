@@ -35,12 +35,11 @@ from summ_plugin.data.records import BadRecordError, Record
 from summ_plugin.data.split_writer import SplitStats, SplitWriter
 from summ_plugin.data.text import clean_record
 from summ_plugin.data.data_bin import (
-    check_destination, data_path, destination_state, publish, shard_dirs, write_prepare_json,
+    PrepareManifest, PreparedBudget, RecordedFile, RetrieverSetting, SplitRecord,
+    check_destination, data_path, destination_state, publish, shard_dirs, write_manifest,
 )
-from summ_plugin.data.config import (
-    RESERVED_TOKENS, SELECTOR_FILE, SEPARATOR_TOKENS,
-    SOURCE_LANG, SPLITS, TARGET_LANG, PrepareConfig, PrepareError,
-)
+from summ_plugin.data.config import SELECTOR_FILE, SOURCE_LANG, SPLITS, TARGET_LANG, PrepareConfig, PrepareError
+from summ_plugin.retrieval.budget import RESERVED_TOKENS, SEPARATOR_TOKENS
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +224,7 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
         raise PrepareError(f"{path}: no usable records for split '{split}'")
     check_unk_rate(stats, split, config, final=True)
     summary = stats.to_json()
-    summary.update({"input": os.path.abspath(path), "input_sha256": sha256_path(path), "retriever": name, "retriever_options": options})
+    summary.update({"input": os.path.abspath(path), "input_sha256": sha256_path(path)})
     logger.info(
         "%s: %d examples, %d skipped%s, %d targets truncated to %d tokens, %d records cleaned "
         "(control characters / long runs), mean source %.1f tokens (max %d), coverage R1 %.4f R2 %.4f",
@@ -277,16 +276,15 @@ def choose_default_retriever(config: PrepareConfig, out_dir: str, encoder: Examp
 def resolve_retrievers(config: PrepareConfig, out_dir: str, encoder: ExampleEncoder) -> Tuple[PrepareConfig, Dict]:
     """Fill in the default retriever and copy every selector file the retrievers use into
     ``out_dir`` (the data-bin holds what it was made with). Returns the config the workers
-    use and the report for prepare.json."""
-    report: Dict = {}
+    use and how the valid/test retriever was chosen (prepare.json's ``default_choice``)."""
     if config.retriever is None:
         choice = choose_default_retriever(config, out_dir, encoder)
         if not choice.table:
             logger.info("retriever: %s", choice.reason)
         config = replace(config, retriever=choice.retriever, retriever_options=dict(choice.options))
-        report["chosen"] = choice.to_json()
+        default_choice = {"reason": choice.reason, "candidates": choice.table}
     else:
-        report["chosen"] = {"reason": "given with --retriever"}
+        default_choice = {"reason": "given with --retriever"}
     for which, options_field, file_name in (("retriever", "retriever_options", SELECTOR_FILE),
                                             ("train_retriever", "train_retriever_options", "train." + SELECTOR_FILE)):
         options = getattr(config, options_field)
@@ -296,11 +294,33 @@ def resolve_retrievers(config: PrepareConfig, out_dir: str, encoder: ExampleEnco
         copy = os.path.join(out_dir, file_name)
         shutil.copyfile(selector, copy)
         config = replace(config, **{options_field: dict(options, selector=copy)})
-    for split in SPLITS:
-        if split in config.inputs:
-            name, options = config.retriever_for(split)
-            report[split] = {"retriever": name, "options": options}
-    return config, report
+    return config, default_choice
+
+
+# PrepareConfig fields that prepare.json records elsewhere (budget, retrievers, files, splits)
+# or that say nothing about the data (where it went, whether it replaced an older one)
+_RECORDED_ELSEWHERE = ("destdir", "inputs", "encoder_json", "vocab_bpe", "dict_path", "retriever",
+                       "retriever_options", "train_retriever", "train_retriever_options", "split_mode",
+                       "max_source_positions", "max_target_positions", "shards", "overwrite")
+
+
+def build_manifest(config: PrepareConfig, default_choice: Dict, splits: Dict[str, Dict],
+                   dictionary_size: int) -> PrepareManifest:
+    """The record of a finished run (``config`` with its retrievers resolved)."""
+    def recorded(path: str) -> RecordedFile:
+        return RecordedFile(os.path.abspath(path), sha256_path(path))
+
+    return PrepareManifest(
+        budget=PreparedBudget(config.max_source_positions, config.max_target_positions, RESERVED_TOKENS,
+                              SEPARATOR_TOKENS, config.split_mode),
+        retrievers={split: RetrieverSetting(*config.retriever_for(split)) for split in SPLITS if split in splits},
+        encoder_json=recorded(config.encoder_json), vocab_bpe=recorded(config.vocab_bpe),
+        dictionary=recorded(config.dict_path), dictionary_size=dictionary_size, shards=config.shards,
+        splits={split: SplitRecord(info["input"], info["input_sha256"],
+                                   {k: v for k, v in info.items() if k not in ("input", "input_sha256")})
+                for split, info in splits.items()},
+        default_choice=default_choice,
+        options={k: v for k, v in config.to_json().items() if k not in _RECORDED_ELSEWHERE})
 
 
 def prepare_data_bin(config: PrepareConfig) -> str:
@@ -345,7 +365,7 @@ def _prepare_locked(config: PrepareConfig, dest: str) -> str:
             os.makedirs(out_dir, exist_ok=True)
             for lang in (SOURCE_LANG, TARGET_LANG):
                 shutil.copyfile(config.dict_path, os.path.join(out_dir, f"dict.{lang}.txt"))
-        config, retrieval_report = resolve_retrievers(config, tmp, encoder)
+        config, default_choice = resolve_retrievers(config, tmp, encoder)
         splits = {}
         with OrderedPool(config.workers, _init_worker, (config,)) as pool:
             for split in SPLITS:
@@ -366,28 +386,9 @@ def _prepare_locked(config: PrepareConfig, dest: str) -> str:
                             if name.startswith(split + "."):
                                 shutil.copyfile(os.path.join(dirs[0], name), os.path.join(other, name))
         path = data_path(dest, config.shards)
-        manifest = {
-            "format_version": 1,
-            "options": config.to_json(),
-            "retrieval": retrieval_report,
-            "budget": {
-                "max_source_positions": config.max_source_positions,
-                "reserved_tokens": RESERVED_TOKENS,
-                "separator_tokens": SEPARATOR_TOKENS,
-                "max_target_positions": config.max_target_positions,
-            },
-            "dictionary_size": len(dictionary),
-            "files_sha256": {
-                "encoder_json": sha256_path(config.encoder_json),
-                "vocab_bpe": sha256_path(config.vocab_bpe),
-                "dict": sha256_path(config.dict_path),
-            },
-            "shards": config.shards,
-            "data_path": path,
-            "splits": splits,
-        }
+        manifest = build_manifest(config, default_choice, splits, len(dictionary))
         # last file written: its presence marks a complete data-bin
-        write_prepare_json(tmp, manifest)
+        write_manifest(tmp, manifest)
         publish(tmp, dest, state_at_start)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

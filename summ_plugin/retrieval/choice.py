@@ -9,14 +9,14 @@ when it measurably covers more.
 """
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
 from .base import build_retriever
+from .budget import Budget
 from .coverage import retrieval_coverage
 from .learned import LearnedSelector, oracle_labelled_features, train_selector
-from .selection import Selection, select_source
 
 logger = logging.getLogger(__name__)
 
@@ -28,28 +28,6 @@ CANDIDATES: Tuple[Tuple[str, Dict], ...] = (
     ("hybrid", {"scorer": "learned", "lead_share": 0.5}),
     ("hybrid", {"scorer": "learned", "lead_share": 0.75}),
 )
-
-
-@dataclass
-class Budget:
-    """How select_source is called: the same numbers as the data-bin is prepared with
-    (``summ_plugin.data.encoder.ExampleEncoder.budget`` builds it for every tool)."""
-
-    max_positions: int
-    count_tokens: Callable[[str], int]
-    split_mode: str = "sentence"
-    reserved_tokens: int = 2
-    separator_tokens: int = 1
-    token_bounds: Optional[Callable[[str], Tuple[int, int]]] = None
-
-    def select(self, record, retriever, reference: Optional[str] = None) -> Selection:
-        """``select_source`` for ``record`` under this budget. ``reference``: the summary, for
-        the retrievers that read it (training data only); None everywhere else."""
-        return select_source(record.documents, query=record.query, reference=reference, title=record.title,
-                             retriever=retriever, max_positions=self.max_positions,
-                             count_tokens=self.count_tokens, split_mode=self.split_mode,
-                             reserved_tokens=self.reserved_tokens, separator_tokens=self.separator_tokens,
-                             token_bounds=self.token_bounds)
 
 
 @dataclass

@@ -20,10 +20,11 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from .base import register_retriever
+from .budget import DEFAULT_SPLIT_MODE
 from .features import FEATURE_NAMES, passage_features
 from .heuristic import ScoringRetriever
 from .oracle import greedy_oracle
-from .passages import split_passages
+from .passages import SPLIT_MODES, split_passages
 from ..atomic import atomic_output
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class Tree:
 class LearnedSelector:
     """Scores passages with ``baseline + sum(tree.predict(features))`` (log-odds of "oracle picks it")."""
 
-    def __init__(self, baseline: float, trees: List[Tree], split_mode: str = "sentence",
+    def __init__(self, baseline: float, trees: List[Tree], split_mode: str = DEFAULT_SPLIT_MODE,
                  training: Optional[Dict] = None):
         self.baseline = float(baseline)
         self.trees = list(trees)
@@ -141,8 +142,8 @@ class LearnedSelector:
                 if not isinstance(tree, dict) or any(key not in tree for key in _TREE_KEYS):
                     raise ValueError(f"tree {number} needs keys {', '.join(_TREE_KEYS)}")
                 trees.append(Tree(*(tree[key] for key in _TREE_KEYS), where=f"tree {number}"))
-            split_mode = data.get("split_mode", "sentence")
-            if split_mode not in ("sentence", "paragraph", "window"):
+            split_mode = data.get("split_mode", DEFAULT_SPLIT_MODE)
+            if split_mode not in SPLIT_MODES:
                 raise ValueError(f"unknown split_mode {split_mode!r}")
             return cls(float(data["baseline"]), trees, split_mode, data.get("training"))
         except (TypeError, ValueError, OverflowError) as err:
@@ -167,7 +168,7 @@ BOOSTING = dict(learning_rate=0.05, max_iter=100, max_depth=3, max_leaf_nodes=No
                 min_samples_leaf=40, l2_regularization=1.0)
 
 
-def train_selector(examples: Iterable[Tuple[np.ndarray, np.ndarray]], split_mode: str = "sentence",
+def train_selector(examples: Iterable[Tuple[np.ndarray, np.ndarray]], split_mode: str = DEFAULT_SPLIT_MODE,
                    training_info: Optional[Dict] = None, max_passages: int = 300_000,
                    seed: int = 0) -> LearnedSelector:
     """Fit the selector on ``(features, labels)`` pairs, one per record.

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Tuple
 
+from .budget import DEFAULT_SPLIT_MODE
 from .splitting import MAX_PARAGRAPH_UNITS, MAX_SENTENCE_UNITS, split_long_passage
 
 SPLIT_MODES = ("sentence", "paragraph", "window")
@@ -210,7 +211,7 @@ def split_sections(text: str) -> List[Tuple[str, str]]:
 
 
 def split_passages(
-    documents: List[str], mode: str = "sentence", window: int = 100, stride: int = 80,
+    documents: List[str], mode: str = DEFAULT_SPLIT_MODE, window: int = 100, stride: int = 80,
     keep_headings: bool = False,
 ) -> List[Passage]:
     """Split each document of a record into passages numbered over the whole record."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, List, Optional, Tuple
 
 from .base import Retriever, TokenCounter, cut_into_windows, longest_fitting_prefix
+from .budget import DEFAULT_SPLIT_MODE, RESERVED_TOKENS, SEPARATOR_TOKENS
 from .passages import Passage, split_passages
 
 
@@ -58,9 +59,9 @@ def select_source(
     retriever: Retriever,
     max_positions: int,
     count_tokens: Callable[[str], int],
-    split_mode: str = "sentence",
-    reserved_tokens: int = 2,
-    separator_tokens: int = 1,
+    split_mode: str = DEFAULT_SPLIT_MODE,
+    reserved_tokens: int = RESERVED_TOKENS,
+    separator_tokens: int = SEPARATOR_TOKENS,
     token_bounds: Optional[Callable[[str], Tuple[int, int]]] = None,
 ) -> Selection:
     """Pick the passages of one record that fit ``max_positions``; see the module docstring.

@@ -1,0 +1,50 @@
+"""The source budget: how many positions a selected source may take, and how they are counted.
+
+A leaf module (no import from the rest of the package at import time), so that every layer
+can take its numbers from here: the retrieval functions' defaults, summ-prepare's settings and
+its record in ``prepare.json``, the ExampleEncoder. No fairseq import.
+
+The layout it counts (see :mod:`summ_plugin.retrieval.selection`)::
+
+    [query] [separator] passage passage ... </s>   <= max_positions
+
+``RESERVED_TOKENS``: fairseq appends </s> to the source; one more position is kept free as a
+margin for a <s> that a model variant may prepend. ``SEPARATOR_TOKENS``: the </s> that follows
+a query. ``DEFAULT_SPLIT_MODE``: how documents are cut into passages unless a tool is told
+otherwise (``SPLIT_MODES`` in passages.py lists the others).
+"""
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+RESERVED_TOKENS = 2
+SEPARATOR_TOKENS = 1
+DEFAULT_SPLIT_MODE = "sentence"
+
+
+@dataclass
+class Budget:
+    """How ``select_source`` is called: the same numbers as the data-bin is prepared with
+    (``summ_plugin.data.encoder.ExampleEncoder.budget`` builds it for every tool).
+
+    ``count_tokens``: the exact token count of a text (its BPE ids); ``token_bounds``: cheap
+    lower/upper bounds on it, when the counter has them (see ``TokenCounter``).
+    """
+
+    max_positions: int
+    count_tokens: Callable[[str], int]
+    split_mode: str = DEFAULT_SPLIT_MODE
+    reserved_tokens: int = RESERVED_TOKENS
+    separator_tokens: int = SEPARATOR_TOKENS
+    token_bounds: Optional[Callable[[str], Tuple[int, int]]] = None
+
+    def select(self, record, retriever, reference: Optional[str] = None):
+        """``select_source`` for ``record`` under this budget. ``reference``: the summary, for
+        the retrievers that read it (training data only); None everywhere else."""
+        # imported here, not at the top: selection.py takes its defaults from this module
+        from .selection import select_source
+
+        return select_source(record.documents, query=record.query, reference=reference, title=record.title,
+                             retriever=retriever, max_positions=self.max_positions,
+                             count_tokens=self.count_tokens, split_mode=self.split_mode,
+                             reserved_tokens=self.reserved_tokens, separator_tokens=self.separator_tokens,
+                             token_bounds=self.token_bounds)
