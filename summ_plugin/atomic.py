@@ -1,32 +1,50 @@
-"""Atomic file output: write a temp file next to the target, then ``os.replace`` it.
+"""Atomic outputs: build next to the target under a PID-named temp name, then rename.
 
-A reader (or a later run) sees either the old file or the complete new one, never a
-half-written file that looks complete; on any error the temp file is removed.
+* :func:`atomic_output` (files): written as ``.NAME.tmp-PID`` and ``os.replace``\\ d into place.
+* :func:`publish_directory` (data-bins, exports): built as ``NAME.tmp-PID`` and renamed into
+  place, replacing only the directory the caller checked at start (if any).
+
+A reader (or a later run) sees either the old output or the complete new one, never a
+half-written one that looks complete; on any error the temp file or directory is removed. A
+run killed too hard to clean up (SIGKILL, the OOM killer) leaves its temp behind under its PID:
+the next run writing the same output removes it (``safe_io.remove_stale_temps``) and says so.
 No fairseq import.
 """
 import json
 import os
-import tempfile
+import shutil
 from contextlib import contextmanager
+from typing import Iterator, Optional, Tuple
 
-from summ_plugin.safe_io import default_file_mode
+from summ_plugin.errors import UserError
+from summ_plugin.safe_io import default_file_mode, hidden_temp_path, remove_stale_temps, temp_path
+
+
+class DestinationChangedError(UserError):
+    """Something else created, replaced or modified the destination during the run."""
 
 
 @contextmanager
 def atomic_output(path: str, mode: str = "w", encoding: str = "utf-8"):
     """``with atomic_output(path) as handle:`` write; published only if the block succeeds."""
-    directory = os.path.dirname(os.path.abspath(path))
+    directory, name = os.path.split(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    remove_stale_temps(directory, name)
+    tmp = hidden_temp_path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
-        # mkstemp makes the file 0600; the published file gets what open() would give it
-        os.chmod(tmp, default_file_mode())
+        fd = os.open(tmp, flags, default_file_mode())
+    except FileExistsError:
+        # our PID's name: left by a dead process that had this PID before us
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, default_file_mode())
+    try:
         binary = "b" in mode
         with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding, "newline": "\n"})) as handle:
             yield handle
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
 
@@ -40,3 +58,58 @@ def atomic_write_json(path: str, obj, indent: int = 2) -> None:
     with atomic_output(path) as handle:
         json.dump(obj, handle, indent=indent, sort_keys=False, ensure_ascii=False)
         handle.write("\n")
+
+
+def directory_state(path: str, marker: Optional[str] = None) -> Optional[Tuple]:
+    """What is at ``path`` now: None, or the identity of the entry (and of its ``marker`` file,
+    e.g. a data-bin's prepare.json). Taken at start and compared at publish, so that
+    publishing replaces only what was checked."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    marker_id = None
+    if marker:
+        try:
+            found = os.stat(os.path.join(path, marker))
+            marker_id = (found.st_ino, found.st_mtime_ns, found.st_size)
+        except OSError:
+            pass
+    return (st.st_dev, st.st_ino, marker_id)
+
+
+@contextmanager
+def publish_directory(dest: str, state_at_start: Optional[Tuple] = None,
+                      marker: Optional[str] = None) -> Iterator[str]:
+    """``with publish_directory(dest, state) as tmp:`` build the directory in ``tmp``
+    (``DEST.tmp-PID``); when the block succeeds it is renamed to ``dest``.
+
+    ``state_at_start``: ``directory_state(dest, marker)`` when the caller checked ``dest``;
+    None: ``dest`` must not exist. Publishing replaces only that: anything else found at
+    ``dest`` at the end (made during the run by a person or another program) is left alone
+    and a :class:`DestinationChangedError` says so. Killed runs' temp directories for ``dest``
+    are removed first; on any error this run's is removed.
+    """
+    dest = os.path.abspath(dest)
+    parent = os.path.dirname(dest)
+    os.makedirs(parent, exist_ok=True)
+    remove_stale_temps(parent, os.path.basename(dest))
+    tmp = temp_path(dest)
+    shutil.rmtree(tmp, ignore_errors=True)  # our own PID's: a dead process that had it
+    os.mkdir(tmp)
+    try:
+        yield tmp
+        if directory_state(dest, marker) != state_at_start:
+            raise DestinationChangedError(
+                f"{dest}: changed while this run was working (created, replaced or modified by someone "
+                "else); left it as it is and published nothing")
+        if state_at_start is not None:
+            old = temp_path(dest, "old")
+            os.rename(dest, old)
+            os.rename(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

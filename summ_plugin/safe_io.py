@@ -7,7 +7,8 @@
 * :func:`write_error_message`: one line for the file-system failures a user must fix (disk
   full, read-only or forbidden destination), ``None`` for anything else (a bug keeps its
   traceback).
-* :func:`remove_stale_temp_dirs`: ``NAME.tmp-PID`` / ``NAME.old-PID`` directories whose
+* :func:`remove_stale_temps`: ``NAME.tmp-PID`` / ``NAME.old-PID`` directories and
+  ``.NAME.tmp-PID`` files (what :mod:`summ_plugin.atomic` writes before it renames) whose
   process is dead are debris of a killed run; remove them and say so.
 * :class:`DestinationLock`: one writer per destination, via a lock file next to it.
 """
@@ -88,12 +89,26 @@ def pid_is_alive(pid: int) -> bool:
     return True
 
 
-_TEMP_SUFFIX = re.compile(r"^(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)$")
+_TEMP_SUFFIX = re.compile(r"^.+\.(?:tmp|old)-\d+$")
 
 
-def remove_stale_temp_dirs(parent: str, name: Optional[str] = None) -> List[str]:
-    """Remove ``NAME.tmp-PID`` and ``NAME.old-PID`` directories in ``parent`` whose PID is
-    not a running process (only those of ``name`` when given); return what was removed.
+def temp_path(path: str, kind: str = "tmp") -> str:
+    """Where a run builds ``path`` before renaming it into place: ``PATH.tmp-PID`` (a directory;
+    ``kind="old"``: where the replaced one waits to be deleted). A file's is hidden,
+    ``.NAME.tmp-PID`` (see atomic.py). The PID lets the next run tell a killed run's debris
+    from a running writer's work."""
+    return f"{path.rstrip(os.sep)}.{kind}-{os.getpid()}"
+
+
+def hidden_temp_path(path: str) -> str:
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+
+
+def remove_stale_temps(parent: str, name: Optional[str] = None) -> List[str]:
+    """Remove ``NAME.tmp-PID`` / ``NAME.old-PID`` directories and ``.NAME.tmp-PID`` files in
+    ``parent`` whose PID is not a running process (only those of ``name`` when given); return
+    what was removed.
 
     A live PID is left alone even if it was reused by an unrelated process: deleting a
     running writer's work is worse than keeping debris one run longer.
@@ -104,18 +119,41 @@ def remove_stale_temp_dirs(parent: str, name: Optional[str] = None) -> List[str]
     except OSError:
         return removed
     for entry in sorted(entries):
-        match = _TEMP_SUFFIX.match(entry)
-        if not match or (name is not None and match.group("name") != name):
+        kind = _temp_kind(entry, name)
+        if kind is None:
             continue
         path = os.path.join(parent, entry)
-        pid = int(match.group("pid"))
-        if pid == os.getpid() or pid_is_alive(pid) or not os.path.isdir(path) or os.path.islink(path):
+        pid = int(entry.rsplit("-", 1)[1])
+        if pid == os.getpid() or pid_is_alive(pid) or os.path.islink(path):
             continue
-        shutil.rmtree(path, ignore_errors=True)
-        if not os.path.exists(path):
-            logger.warning("removed %s: temporary directory left by a run that was killed (pid %d is gone)", path, pid)
+        if kind == "directory" and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif kind == "file" and os.path.isfile(path):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        else:
+            continue  # not what this module writes under that name: not ours to delete
+        if not os.path.lexists(path):
+            logger.warning("removed %s: temporary %s left by a run that was killed (pid %d is gone)", path, kind, pid)
             removed.append(path)
     return removed
+
+
+def _temp_kind(entry: str, name: Optional[str]) -> Optional[str]:
+    """"directory" for ``NAME.tmp-PID`` / ``NAME.old-PID``, "file" for ``.NAME.tmp-PID``, else None."""
+    match = _TEMP_SUFFIX.match(entry)
+    if not match:
+        return None
+    stem = entry.rsplit("-", 1)[0]
+    if name is None:
+        return "file" if entry.startswith(".") and stem.endswith(".tmp") else "directory"
+    if stem in (f"{name}.tmp", f"{name}.old"):
+        return "directory"
+    if stem == f".{name}.tmp":
+        return "file"
+    return None
 
 
 class DestinationBusyError(Exception):

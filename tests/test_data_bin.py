@@ -225,7 +225,9 @@ def test_summarize_refuses_a_newer_record_in_one_line(sharded, tmp_path):
 
 
 def test_export_writes_the_sharded_data_bins_retrieval_setup(sharded, tmp_path):
-    from summ_plugin.export_hf import FairseqBart, copy_retrieval_setup, find_data_bin
+    from summ_plugin.export_hf.checkpoint import FairseqBart
+    from summ_plugin.export_hf.model_card import copy_retrieval_setup
+    from summ_plugin.export_hf.vocabulary import find_data_bin
 
     root, path = sharded
     bart = FairseqBart("model.pt", {}, {}, {"data": path}, {}, {})

@@ -345,7 +345,7 @@ def test_directory_loads_and_summarizes_without_fairseq(models, tmp_path):
         "    sys.modules[name] = None  # import fails: the export must not need them\n"
         "try:\n"
         "    import torchaudio\n"
-        "except OSError:  # see summ_plugin.export_hf._hide_unloadable_torchaudio\n"
+        "except OSError:  # see summ_plugin.export_hf.hf_import._hide_unloadable_torchaudio\n"
         "    sys.modules['torchaudio'] = None\n"
         "except ImportError:\n"
         "    pass\n")
@@ -380,6 +380,24 @@ def test_directory_loads_and_summarizes_without_fairseq(models, tmp_path):
 
 def _no_leftovers(parent, name):
     return not [n for n in os.listdir(parent) if n.startswith(name) or n.startswith("." + name)]
+
+
+def test_a_killed_exports_temp_directory_is_removed_by_the_next_export(models, tmp_path, capsys):
+    """summ-export-hf builds OUT.tmp-PID (issue 25 item 14: a killed export's mkdtemp name
+    escaped every clean-up); the next export to OUT removes a dead run's and says so."""
+    import subprocess
+
+    from summ_plugin.cli.export_hf import main
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "hf"
+    stale = tmp_path / f"hf.tmp-{dead.pid}"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"\x00" * 1000)
+    assert main(["--checkpoint", models["tiny"]["checkpoint"], "--out", str(out)]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["hf"] and os.path.isfile(out / "config.json")
+    assert f"removed {stale}: temporary directory left by a run that was killed" in capsys.readouterr().err
 
 
 def test_refuses_an_existing_output(models, tmp_path):
@@ -467,7 +485,7 @@ def _data_bin_with(root, retrievers):
 
 
 def test_a_learned_retrievers_selector_file_travels(tmp_path):
-    from summ_plugin.export_hf import copy_retrieval_setup
+    from summ_plugin.export_hf.model_card import copy_retrieval_setup
 
     selector = tmp_path / "selector.json"
     selector.write_text('{"format": "x"}')
@@ -484,7 +502,7 @@ def test_a_learned_retrievers_selector_file_travels(tmp_path):
 def test_the_default_retrievals_record_and_relative_selector_travel(tmp_path):
     """A data-bin prepared with no --retriever records the chosen retriever and names its
     selector relative to itself (issue 12): the export resolves it there."""
-    from summ_plugin.export_hf import copy_retrieval_setup
+    from summ_plugin.export_hf.model_card import copy_retrieval_setup
 
     data_bin = _data_bin_with(tmp_path / "data-bin", {
         "train": ("oracle", {"pad": "random"}),
@@ -500,7 +518,7 @@ def test_the_default_retrievals_record_and_relative_selector_travel(tmp_path):
 def test_vocabulary_map_of_a_released_style_dictionary():
     """bart.large-style: the checkpoint has one row more than dict.txt (<mask>), fillers, and a
     BPE symbol the dictionary lacks (an alias of <unk> after the model's rows)."""
-    from summ_plugin.export_hf import build_vocabulary_map
+    from summ_plugin.export_hf.vocabulary import build_vocabulary_map
 
     encoder = {"a": 0, "b": 1, "Ġa": 2, "ab": 3, "madeupword0000": 4}
     symbols = ["<s>", "<pad>", "</s>", "<unk>", "2", "0", "3", "madeupword0000", "99"]

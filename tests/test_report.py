@@ -121,7 +121,7 @@ def test_report_with_rouge_and_prepare(tmp_path, capsys, hydra):
     for png in ("loss.png", "rouge.png"):
         data = (out / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
-    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
+    assert not [p for p in os.listdir(out) if ".tmp" in p]
     text = (out / "report.md").read_text()
     # rougeL ties at updates 20 and 30: fairseq's >= keeps the later one in checkpoint_best.pt
     assert "Best checkpoint by valid rougeL** (higher is better): 29.5 at update 30, epoch 3; saved as `ckpt/checkpoint3.pt`" in text

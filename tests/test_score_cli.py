@@ -67,7 +67,7 @@ def test_text_files_table_and_json(tmp_path, capsys):
         row = next(line for line in table.splitlines() if line.startswith(t + " "))
         assert f"{f1['mean']:.2f}" in row and f"[{f1['low']:.2f}, {f1['high']:.2f}]" in row
     assert report["scorer"]["use_stemmer"] is True
-    assert not [p for p in os.listdir(out_json.parent) if p.endswith(".tmp")]
+    assert not [p for p in os.listdir(out_json.parent) if ".tmp" in p]
 
 
 def test_jsonl_matched_by_id_and_per_sample(tmp_path, capsys):

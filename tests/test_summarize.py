@@ -2,6 +2,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -58,11 +60,17 @@ def test_summarize_uses_the_same_retrieval_as_training_data(tiny_checkpoint, tin
 
 def test_summarize_retriever_override_changes_the_selection(tiny_checkpoint, tiny_raw_dir, tmp_path):
     out = tmp_path / "lead.jsonl"
+    # a killed summ-summarize's output temp file (issue 25 item 14): removed by this run
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".lead.jsonl.tmp-{dead.pid}"
+    stale.write_text('{"id": "half written"')
     assert summarize_main([
         "--path", tiny_checkpoint, "--input", os.path.join(tiny_raw_dir, "test.jsonl"), "--output", str(out),
         "--retriever", "lead", "--beam", "1", "--max-len-b", "5", "--cpu",
     ]) == 0
     rows = read_jsonl(out)
+    assert sorted(os.listdir(tmp_path)) == ["lead.jsonl"]
     assert all(r["retriever"] == "lead" for r in rows)
     # lead = truncation: a prefix of the passages, in order
     for r in rows:

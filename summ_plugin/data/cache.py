@@ -21,7 +21,7 @@ from summ_plugin.data.config import PrepareConfig, PrepareError
 from summ_plugin.data.data_bin import data_path
 from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin, sha256_path
 from summ_plugin.data.records import FieldNames
-from summ_plugin.safe_io import remove_stale_temp_dirs
+from summ_plugin.safe_io import remove_stale_temps
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def prepare_cached(raw_dir: str, options: Dict, cache_root: Optional[str] = None
             logger.info("reusing cached data-bin %s for %s (prepared by another process)", target, raw_dir)
             return data_path(target, config.shards)
         # debris of killed runs for any key (their PIDs are gone); live writers are left alone
-        remove_stale_temp_dirs(root)
+        remove_stale_temps(root)
         logger.info("no cached data-bin for %s with these options; preparing %s", raw_dir, target)
         if os.path.exists(target):
             # no prepare.json: debris of a killed run of an older or foreign writer

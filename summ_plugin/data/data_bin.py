@@ -33,7 +33,6 @@ No fairseq import.
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -411,7 +410,7 @@ class DataBin:
         return selector if isinstance(selector, str) else None
 
 
-# ----------------------------------------------------------------------------- publishing
+# ----------------------------------------------------------------------------- replacing one
 
 
 def check_destination(dest: str, overwrite: bool) -> None:
@@ -424,38 +423,3 @@ def check_destination(dest: str, overwrite: bool) -> None:
     if os.listdir(dest) and not os.path.exists(os.path.join(dest, PREPARE_JSON)):
         # never delete a directory that summ-prepare did not write
         raise PrepareError(f"{dest}: exists and is not a summ-prepare output (no prepare.json); refusing to replace it")
-
-
-def destination_state(dest: str) -> Optional[Tuple]:
-    """What is at ``dest`` now: None, or the identity of the directory and of its prepare.json.
-    Taken at start and compared at publish, so that publishing replaces only what was checked."""
-    try:
-        st = os.lstat(dest)
-    except FileNotFoundError:
-        return None
-    try:
-        manifest = os.stat(os.path.join(dest, PREPARE_JSON))
-        manifest_id = (manifest.st_ino, manifest.st_mtime_ns, manifest.st_size)
-    except OSError:
-        manifest_id = None
-    return (st.st_dev, st.st_ino, manifest_id)
-
-
-def publish(tmp: str, dest: str, state_at_start: Optional[Tuple]) -> None:
-    """Rename ``tmp`` to ``dest``; replace only the data-bin checked at start (--overwrite).
-
-    Anything else found at ``dest`` now (made during the run by a person or another program)
-    is left alone and the run stops: publishing never deletes what this run did not check.
-    """
-    if destination_state(dest) != state_at_start:
-        raise PrepareError(
-            f"{dest}: changed while this run was working (created, replaced or modified by someone "
-            "else); left it as it is and published nothing"
-        )
-    if state_at_start is not None:
-        old = f"{dest}.old-{os.getpid()}"
-        os.rename(dest, old)
-        os.rename(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, dest)

@@ -26,7 +26,8 @@ from typing import Dict, Iterator, List, Tuple
 
 from tqdm import tqdm
 
-from summ_plugin.safe_io import DestinationBusyError, DestinationLock, remove_stale_temp_dirs
+from summ_plugin.atomic import directory_state, publish_directory
+from summ_plugin.safe_io import DestinationBusyError, DestinationLock
 from summ_plugin.data.bad_records import BAD_RECORD_MODES, BadRecordPolicy, with_duplicate_check
 from summ_plugin.data.encoder import ExampleEncoder
 from summ_plugin.data.formats import iter_input_records, split_input_path, write_canonical_jsonl
@@ -36,7 +37,7 @@ from summ_plugin.data.split_writer import SplitStats, SplitWriter
 from summ_plugin.data.text import clean_record
 from summ_plugin.data.data_bin import (
     PrepareManifest, PreparedBudget, RecordedFile, RetrieverSetting, SplitRecord,
-    check_destination, data_path, destination_state, publish, shard_dirs, write_manifest,
+    PREPARE_JSON, check_destination, data_path, shard_dirs, write_manifest,
 )
 from summ_plugin.data.config import SELECTOR_FILE, SOURCE_LANG, SPLITS, TARGET_LANG, PrepareConfig, PrepareError
 from summ_plugin.retrieval.budget import RESERVED_TOKENS, SEPARATOR_TOKENS
@@ -339,7 +340,7 @@ def _prepare_locked(config: PrepareConfig, dest: str) -> str:
     from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe
 
     check_destination(dest, config.overwrite)
-    state_at_start = destination_state(dest)
+    state_at_start = directory_state(dest, PREPARE_JSON)
     try:
         encoder = ExampleEncoder.from_config(config)  # fail before any work, naming the file
         dictionary = encoder.dictionary
@@ -356,10 +357,8 @@ def _prepare_locked(config: PrepareConfig, dest: str) -> str:
     )
     logger.info("dictionary %s: %d entries; %d worker(s); %d shard(s)", config.dict_path, len(dictionary), config.workers, config.shards)
 
-    remove_stale_temp_dirs(os.path.dirname(dest), os.path.basename(dest))
-    tmp = f"{dest}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    # built in DEST.tmp-PID, renamed into place (replacing only the data-bin checked above)
+    with publish_directory(dest, state_at_start, PREPARE_JSON) as tmp:
         dirs = shard_dirs(tmp, config.shards)
         for out_dir in dirs:
             os.makedirs(out_dir, exist_ok=True)
@@ -386,13 +385,8 @@ def _prepare_locked(config: PrepareConfig, dest: str) -> str:
                             if name.startswith(split + "."):
                                 shutil.copyfile(os.path.join(dirs[0], name), os.path.join(other, name))
         path = data_path(dest, config.shards)
-        manifest = build_manifest(config, default_choice, splits, len(dictionary))
         # last file written: its presence marks a complete data-bin
-        write_manifest(tmp, manifest)
-        publish(tmp, dest, state_at_start)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_manifest(tmp, build_manifest(config, default_choice, splits, len(dictionary)))
     logger.info("wrote %s; fairseq-train data path: %s", dest, path)
     return path
 
