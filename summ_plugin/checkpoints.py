@@ -23,9 +23,10 @@ Importing this module instead
   ``checkpoint_best.pt``) atomic: fairseq writes the first file via ``.tmp`` + rename but
   copies it to the others with ``shutil.copyfile``, so a crash during that copy would leave a
   truncated ``checkpoint_last.pt`` for the next run to resume from;
-* makes these errors (and :class:`summ_plugin.vocab_fix.VocabFixError`) end a console
-  script with one ``error:`` line instead of a traceback, even where fairseq re-raises them
-  wrapped in its own generic exception.
+* makes every plugin error (``summ_plugin.errors.UserError``: these, a vocabulary mismatch,
+  a raw directory's bad record or BPE file, ...) end a console script such as fairseq-train
+  with one ``error:`` line instead of a traceback, even where fairseq re-raises it wrapped in
+  its own generic exception.
 
 :func:`load_checkpoint_safely` is the same loading for code outside fairseq.
 """
@@ -48,7 +49,7 @@ from typing import Any, List, Optional, Tuple, Union
 import torch
 
 from .atomic import atomic_output
-from .errors import UserError
+from .errors import UserError, find_user_error
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +64,11 @@ _GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([\w.]+)")
 _UNRECOGNIZED_IN_MESSAGE = re.compile(r"(?:unrecognized function|but got) (<[^>]*>|[\w.]+)")
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class UnsafeCheckpointError(UserError, pickle.UnpicklingError):
     """A checkpoint needs globals outside the allow-list; nothing in it was executed."""
 
 
-class DataBinError(UserError, ValueError):
-    """A data-bin file fairseq cannot read (e.g. a corrupt dict.source.txt); names the file."""
-
-
-class CorruptCheckpointError(ValueError):
+class CorruptCheckpointError(UserError, ValueError):
     """A checkpoint file is truncated, empty or not a torch checkpoint at all."""
 
 
@@ -189,7 +186,7 @@ def _weights_only_load(f: Any, map_location: Any = "cpu", **kwargs: Any) -> Any:
     # Re-adding is a set union (idempotent). Not the safe_globals() context manager: on exit
     # it removes its entries, which would also drop the process-wide registration.
     torch.serialization.add_safe_globals(allowed)
-    from .restore_checks import not_a_checkpoint_message
+    from .checkpoint_format import not_a_checkpoint_message
 
     problem = not_a_checkpoint_message(f)
     if problem:
@@ -328,36 +325,16 @@ def install_atomic_checkpoint_copies() -> bool:
     return True
 
 
-def _plugin_user_error_types() -> Tuple[type, ...]:
-    from .restore_checks import RestoreError
-    from .vocab_fix import VocabFixError
-
-    return (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError, DataBinError, RestoreError)
-
-
-def find_plugin_user_error(exc: Optional[BaseException]) -> Optional[BaseException]:
-    """The plugin's own user error in ``exc``'s chain, if any: fairseq's trainer re-raises
-    every model-loading failure as "Cannot load model parameters ... architectures match",
-    which hides the real cause (a vocabulary mismatch, a corrupt file)."""
-    types_ = _plugin_user_error_types()
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, types_):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
 def install_one_line_user_errors() -> None:
-    """An uncaught plugin user error ends the program with one ``prog: error: ...`` line
+    """An uncaught plugin user error (any :class:`summ_plugin.errors.UserError`, also when
+    wrapped in fairseq's own exception) ends the program with one ``prog: error: ...`` line
     (exit status 1) instead of a traceback; every other exception keeps Python's report."""
     previous = sys.excepthook
     if getattr(previous, "_summ_plugin_hook", False):
         return
 
     def excepthook(exc_type, exc, tb):
-        user_error = find_plugin_user_error(exc)
+        user_error = find_user_error(exc)
         if user_error is None:
             return previous(exc_type, exc, tb)
         prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "summ_plugin"

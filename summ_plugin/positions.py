@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from .errors import UserError
+
 logger = logging.getLogger(__name__)
 
 # padding_idx (1 in every fairseq dictionary) + 1: rows in front of position 0
@@ -36,7 +38,7 @@ SIDES = {
 RECORD_KEY = "summ_plugin_position_fix"
 
 
-class PositionFixError(ValueError):
+class PositionFixError(UserError, ValueError):
     """The checkpoint's position table cannot be made to fit what was asked."""
 
 

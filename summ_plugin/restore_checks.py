@@ -6,64 +6,22 @@
 * A checkpoint whose model does not fit ``--arch``: fairseq raises "Cannot load model
   parameters from checkpoint ...; please ensure that the architectures match" with a
   traceback; the plugin says which parameter differs, in one line.
-* A file that is not a torch checkpoint at all (random bytes): "not a checkpoint", rather
-  than the weights-only loader's "unsafe global".
 
 Installed on import (``import summ_plugin`` / ``--user-dir summ_plugin``).
 """
 import logging
-import os
 import re
 from typing import Any, Optional
+
+from .errors import UserError, find_user_error
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_RESTORE_FILE = "checkpoint_last.pt"
-# torch.save's legacy (non-zip) format starts with the pickled magic number 0x1950a86a20f9469cfc6c
-_TORCH_LEGACY_HEAD = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
-_ZIP_HEAD = b"PK\x03\x04"
 
 
-class RestoreError(ValueError):
+class RestoreError(UserError, ValueError):
     """--restore-file cannot be restored: missing, or of another architecture."""
-
-
-def _read_head(f: Any, n: int = 16) -> Optional[bytes]:
-    try:
-        if isinstance(f, (str, os.PathLike)):
-            with open(f, "rb") as handle:
-                return handle.read(n)
-        if hasattr(f, "seek") and hasattr(f, "read") and hasattr(f, "tell"):
-            position = f.tell()
-            head = f.read(n)
-            f.seek(position)
-            return head
-    except OSError:
-        return None
-    return None
-
-
-def is_not_a_checkpoint(f: Any) -> bool:
-    """True when the file's first bytes are neither torch.save's zip archive, nor its legacy
-    format, nor any pickle (whose globals the safe loader judges): e.g. random bytes."""
-    head = _read_head(f)
-    if head is None:
-        return False
-    if head.startswith(_ZIP_HEAD) or head.startswith(_TORCH_LEGACY_HEAD):
-        return False
-    is_pickle = len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
-    return not is_pickle
-
-
-def not_a_checkpoint_message(f: Any) -> Optional[str]:
-    """One line for a file that is no checkpoint at all, else None (then torch judges it)."""
-    if not is_not_a_checkpoint(f):
-        return None
-    source = os.fspath(f) if isinstance(f, (str, os.PathLike)) else getattr(f, "name", repr(f))
-    return (
-        f"{source}: not a checkpoint (it starts with neither the zip archive torch.save writes nor a "
-        "pickle); give the model.pt / checkpoint_*.pt file"
-    )
 
 
 def missing_restore_file(cfg: Any, suffix: Optional[str]) -> Optional[str]:
@@ -105,9 +63,7 @@ def load_checkpoint_checked(original, cfg, trainer, **passthrough_args):
     try:
         return original(cfg, trainer, **passthrough_args)
     except Exception as err:
-        from .checkpoints import find_plugin_user_error
-
-        if "Cannot load model parameters from checkpoint" not in str(err) or find_plugin_user_error(err) is not None:
+        if "Cannot load model parameters from checkpoint" not in str(err) or find_user_error(err) is not None:
             raise
         detail = architecture_mismatch_detail(err) or str(err.__cause__ or err).splitlines()[0]
         model_cfg = getattr(getattr(trainer, "cfg", None), "model", None)

@@ -19,6 +19,8 @@ import re
 import shutil
 from typing import List, Optional
 
+from summ_plugin.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 # errno values that mean "fix the destination", not "the program is wrong"
@@ -156,7 +158,7 @@ def _temp_kind(entry: str, name: Optional[str]) -> Optional[str]:
     return None
 
 
-class DestinationBusyError(Exception):
+class DestinationBusyError(UserError):
     """Another process holds the destination's lock."""
 
 

@@ -28,6 +28,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from .errors import UserError
+
 logger = logging.getLogger(__name__)
 
 SPECIAL_SYMBOLS = ("<s>", "<pad>", "</s>", "<unk>")
@@ -43,7 +45,7 @@ DEFAULT_MAX_NEW_ROWS = 256
 DEFAULT_SEED = 0
 
 
-class VocabFixError(ValueError):
+class VocabFixError(UserError, ValueError):
     """The checkpoint and the dictionary cannot be reconciled."""
 
 

@@ -8,8 +8,7 @@ fails mid-epoch. Stop at set-up instead, saying which number to change.
 """
 from typing import Optional
 
-from ..checkpoints import DataBinError
-from ..data.data_bin import DataBin
+from ..data.data_bin import DataBin, DataBinError
 
 
 class PositionsMismatchError(DataBinError):

@@ -17,7 +17,7 @@ from typing import Optional
 from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
-from ..checkpoints import DataBinError
+from ..data.data_bin import DataBinError
 from ..data.config import prepare_setting_field
 from ..hydra_compat import give_model_args_the_task_name
 from ..positions import install_position_extension_hook
