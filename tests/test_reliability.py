@@ -426,9 +426,9 @@ def test_item13_prepare_disk_full_or_read_only_is_one_line(failure, text, tiny_v
 
 @pytest.mark.parametrize("failure,text", [(enospc, "no space left on device"), (erofs, "read-only file system")])
 def test_item13_score_json_disk_full_or_read_only_is_one_line(failure, text, tmp_path, capsys, monkeypatch):
-    import summ_plugin.cli.score as score_module
+    import summ_plugin.scoring as scoring
 
-    monkeypatch.setattr(score_module, "atomic_write_text", failure)
+    monkeypatch.setattr(scoring, "atomic_write_text", failure)
     hyps = write_jsonl(str(tmp_path / "h.jsonl"), [{"id": "a", "summary": "x y"}])
     code, _, err = run_cli(score_main, ["--hyps", hyps, "--refs", hyps, "--bootstrap", "0", "--quiet",
                                         "--json", str(tmp_path / "s.json")], capsys)

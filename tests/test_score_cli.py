@@ -230,6 +230,39 @@ def test_fairseq_generate_with_bpe_ids(tmp_path, capsys, gpt2_files):
     assert "--bpe gpt2 needs --encoder-json" in err
 
 
+def test_generate_output_in_bpe_ids_is_decoded_with_the_projects_bpe(tmp_path, capsys, tiny_vocab):
+    """--bpe gpt2 decodes through summ_plugin.data.bpe (the BPE summ-prepare encodes with), so
+    any GPT-2-format pair works, e.g. summ-make-vocab's; fairseq's option names are accepted."""
+    from summ_plugin.data.bpe import load_gpt2_bpe
+    from summ_plugin.scoring import Gpt2Decoder
+
+    bpe = load_gpt2_bpe(tiny_vocab["encoder_json"], tiny_vocab["vocab_bpe"])
+    texts = ["the council voted to approve a new budget", "teachers welcomed funding for books",
+             "engineers will repair the old bridge"]
+
+    def ids(text):
+        return " ".join(str(i) for i in bpe.encode(" " + text))
+
+    gen = gen_file(tmp_path, [ids(t) for t in texts], [ids(t) for t in texts])
+    out = tmp_path / "s.json"
+    run_ok(["--fairseq-generate", gen, "--refs-from-generate", "--bpe", "gpt2", "--gpt2-encoder-json",
+            tiny_vocab["encoder_json"], "--gpt2-vocab-bpe", tiny_vocab["vocab_bpe"], "--json", str(out),
+            "--bootstrap", "0"], capsys)
+    scores = json.loads(out.read_text())["scores"]
+    assert scores["rouge1"]["fmeasure"]["mean"] == pytest.approx(100.0)
+    assert Gpt2Decoder(tiny_vocab["encoder_json"], tiny_vocab["vocab_bpe"]).decode(ids(texts[0]) + " <unk>") == (
+        texts[0] + "<unk>")  # fairseq's --bpe gpt2 keeps <unk> as text
+    bad = gen_file(tmp_path, ["999999"] * 3, ["1"] * 3, name="bad.out")
+    err = run_error(["--fairseq-generate", bad, "--refs-from-generate", "--bpe", "gpt2", "--encoder-json",
+                     tiny_vocab["encoder_json"], "--vocab-bpe", tiny_vocab["vocab_bpe"]], capsys)
+    assert "BPE id 999999 is not in the encoder.json given" in err
+    broken = tmp_path / "encoder.json"
+    broken.write_text("[]", encoding="utf-8")
+    err = run_error(["--fairseq-generate", gen, "--refs-from-generate", "--bpe", "gpt2", "--encoder-json",
+                     str(broken), "--vocab-bpe", tiny_vocab["vocab_bpe"]], capsys)
+    assert str(broken) in err
+
+
 def test_module_entry_point_exit_code(tmp_path):
     hyps = write(tmp_path / "h.txt", ["one", "two"])
     refs = write(tmp_path / "r.txt", ["one"])

@@ -100,7 +100,7 @@ def add_dataclass_arguments(parser, cls: Type, *, include: Optional[Iterable[str
 
     The option is ``--field-name`` (or ``names[field]``), its dest the field's name, so that
     ``cls(**{name: getattr(args, name)})`` rebuilds the config. Type, default and help come from
-    the field (``metadata``: ``help``, ``choices``, ``metavar``); a bool field is a flag. A field
+    the field (``metadata``: ``help``, ``choices``, ``metavar``, ``aliases``); a bool field is a flag. A field
     without a default is a required option, or (``required=False``) defaults to None and the
     caller checks it. ``include``: only these fields, in this order; ``exclude``: not these.
     """
@@ -134,7 +134,8 @@ def add_dataclass_arguments(parser, cls: Type, *, include: Optional[Iterable[str
         for key in ("choices", "metavar"):
             if key in f.metadata:
                 kwargs[key] = f.metadata[key]
-        parser.add_argument(option, help=help_text or None, **kwargs)
+        # "aliases": other spellings of the option (e.g. fairseq's --gpt2-encoder-json)
+        parser.add_argument(option, *f.metadata.get("aliases", ()), help=help_text or None, **kwargs)
 
 
 def dataclass_values(args: argparse.Namespace, cls: Type, exclude: Iterable[str] = ()) -> Dict:

@@ -51,8 +51,14 @@ class GPT2BPE:
 
     def decode(self, ids: Sequence) -> str:
         """BPE ids, as ints or as the strings a dictionary holds; ``<unk>`` and ``<mask>``
-        stay as they are (what fairseq's ``--bpe gpt2`` does with a model's output)."""
-        return self._encoder.decode([i if i in ("<unk>", "<mask>") else int(i) for i in ids])
+        stay as they are (what fairseq's ``--bpe gpt2`` does with a model's output). An id the
+        encoder.json lacks raises KeyError(id) (fairseq's decoder would fail on it with a TypeError)."""
+        tokens = [i if i in ("<unk>", "<mask>") else int(i) for i in ids]
+        known = self._encoder.decoder
+        unknown = next((t for t in tokens if isinstance(t, int) and t not in known), None)
+        if unknown is not None:
+            raise KeyError(unknown)
+        return self._encoder.decode(tokens)
 
 
 def decode_ids(dictionary, bpe: "GPT2BPE", token_ids) -> str:
