@@ -36,7 +36,8 @@ class SummarizeError(UserError):
 
 @dataclass
 class GenerationOptions:
-    """fairseq's generation options, with its defaults."""
+    """fairseq's generation options. Defaults: fairseq-generate's, except the beam: 4, as in
+    fairseq's BART summarization example (fairseq-generate's own default is 5)."""
 
     beam: int = field(default=4, metadata={"help": "beam size", "metavar": "N"})
     lenpen: float = field(default=1.0, metadata={

@@ -1,8 +1,11 @@
 """Passage splitting: the rule-based sentence splitter, paragraphs and windows."""
+from collections import Counter
+
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from summ_plugin.retrieval import split_passages, split_sentences
+from summ_plugin.retrieval.passages import split_sections
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -61,17 +64,47 @@ def test_window_mode_rejects_gaps_and_bad_sizes():
         split_passages(["a"], mode="words")
 
 
+def _non_space(text):
+    return "".join(text.split())
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.text(max_size=300), min_size=1, max_size=4),
        st.sampled_from(["sentence", "paragraph", "window"]))
+@example(["0 A\r0"], "sentence")
+@example(["# A\n## B #\nb # c\n\n1 D\nx"], "paragraph")
 def test_no_empty_passages_and_no_lost_words(documents, mode):
+    """Splitting drops only whitespace, and in sentence/paragraph mode the heading lines: with
+    keep_headings they come back as passages, and then nothing but Markdown's '#' marks is gone."""
     passages = split_passages(documents, mode=mode, window=7, stride=5)
     assert all(p.text.strip() for p in passages)
     assert [p.id for p in passages] == list(range(len(passages)))
-    for doc_index, document in enumerate(documents):
-        kept = "".join("".join(p.text.split()) for p in passages if p.doc == doc_index)
-        original = "".join(document.split())
-        if mode == "window":
+    if mode == "window":
+        for doc_index, document in enumerate(documents):
             assert set(document.split()) == {w for p in passages if p.doc == doc_index for w in p.text.split()}
-        else:
-            assert kept == original  # splitting only drops whitespace
+        return
+    with_headings = split_passages(documents, mode=mode, keep_headings=True)
+    for doc_index, document in enumerate(documents):
+        kept = _non_space("".join(p.text for p in with_headings if p.doc == doc_index))
+        original = _non_space(document)
+        assert kept.replace("#", "") == original.replace("#", "")  # in order
+        assert kept.count("#") <= original.count("#")
+        headings = _non_space("".join(title for title, _ in split_sections(document)))
+        body = _non_space("".join(p.text for p in passages if p.doc == doc_index))
+        assert Counter(body) + Counter(headings) == Counter(kept)  # headings, and only they, leave the text
+
+
+@pytest.mark.parametrize("document, headings", [
+    ("1 Introduction\nWe study retrieval.", ["1 Introduction"]),
+    ("Results on real papers\nThe selector covers more.\nIt wins.\nClearly so.", ["Results on real papers"]),
+    # a heading introduces text: a label over numbers or symbols stays text (issue 22)
+    ("0 A\r0", []),
+    ("Table 1\n0.5 0.7 0.9\nThe table shows it.\nIt is clear.", []),
+    ("2 Methods\n2.1 Data\nWe collected it.", ["2 Methods", "2.1 Data"]),
+    ("# Scope\n42", ["Scope"]),  # Markdown is explicit structure: always a heading
+])
+def test_a_heading_is_a_short_line_that_introduces_text(document, headings):
+    assert [title for title, _ in split_sections(document) if title] == headings
+    passages = split_passages([document])
+    kept = Counter(_non_space("".join(p.text for p in passages))) + Counter(_non_space("".join(headings)))
+    assert kept == Counter(_non_space(document).replace("#", ""))

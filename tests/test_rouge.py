@@ -191,3 +191,27 @@ def test_bootstrap_ci_is_the_percentile_of_plainly_resampled_means():
     low, high = rouge.bootstrap_ci(values, n_resamples=300, seed=9, max_elements=37 * 7)  # blocks of 7 and a rest
     np.testing.assert_allclose(low, expected[0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(high, expected[1], rtol=0, atol=1e-12)
+
+
+def test_eval_rouge_reduces_uneven_batches_to_the_corpus_figures():
+    """--eval-rouge's own path: per-batch logging outputs, fairseq's metrics aggregation, the
+    derived ROUGE: the corpus mean of per-example F1, not a mean of batch means."""
+    from fairseq import metrics
+
+    from summ_plugin.tasks.rouge_eval import reduce_rouge_metrics, rouge_logging_output
+
+    hyps = [h for h, _ in PAIRS]
+    refs = [r for _, r in PAIRS]
+    bounds = [0, 1, 4, 7, 8]  # batches of 1, 3, 3, 1, each reduced as the trainer does after a step
+    with metrics.aggregate(new_root=True) as aggregator:
+        for lo, hi in zip(bounds, bounds[1:]):
+            reduce_rouge_metrics([rouge_logging_output(hyps[lo:hi], refs[lo:hi])])
+        reduce_rouge_metrics([{}])  # a batch without generation (logs nothing) changes nothing
+        smoothed = aggregator.get_smoothed_values()
+    direct = [direct_scores(h, r) for h, r in PAIRS]
+    for t in rouge.ROUGE_TYPES:
+        assert smoothed[t] == pytest.approx(100 * sum(d[t][2] for d in direct) / len(direct), abs=1e-4)
+    # two workers' logging outputs of one step, summed by fairseq before the reduction: the same
+    with metrics.aggregate(new_root=True) as aggregator:
+        reduce_rouge_metrics([rouge_logging_output(hyps[:5], refs[:5]), rouge_logging_output(hyps[5:], refs[5:])])
+        assert aggregator.get_smoothed_values()["rougeL"] == pytest.approx(smoothed["rougeL"], abs=1e-9)

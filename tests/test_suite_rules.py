@@ -37,3 +37,18 @@ def test_only_the_helper_names_fairseq_train():
         by_hand += [f"{os.path.basename(path)}:{node.lineno}" for node in ast.walk(tree)
                     if isinstance(node, ast.Constant) and node.value == "fairseq-train"]
     assert by_hand == []
+
+
+def test_property_tests_are_deterministic():
+    """The suite's Hypothesis profile (tests/conftest.py) draws the same examples on every run
+    and keeps no example database; no test opts out of it."""
+    from hypothesis import settings
+
+    if os.environ.get("HYPOTHESIS_PROFILE", "deterministic") == "deterministic":
+        assert settings.default.derandomize is True and settings.default.database is None
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    for path in glob.glob(os.path.join(tests_dir, "test_*.py")):
+        tree = ast.parse(open(path, encoding="utf-8").read(), path)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg in ("derandomize", "database"):
+                raise AssertionError(f"{path}:{node.value.lineno}: '{node.arg}=' overrides the deterministic profile")

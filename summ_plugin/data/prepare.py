@@ -193,7 +193,7 @@ def validate_config(config: PrepareConfig) -> None:
             built = retrieval.build_retriever(name, **options)
         except (TypeError, ValueError, OSError) as err:
             raise PrepareError(f"retriever '{name}' with options {json.dumps(options)}: {err}") from None
-        if getattr(built, "needs_reference", name == "oracle") and split != "train":
+        if built.needs_reference and split != "train":
             raise PrepareError(
                 f"retriever '{name}' reads the reference summary and is for training data only; "
                 f"split '{split}' needs another --retriever (use --train-retriever {name})"

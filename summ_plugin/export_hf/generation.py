@@ -10,7 +10,6 @@ from .vocabulary import VocabularyMap
 FAIRSEQ_GENERATION_DEFAULTS = {
     "beam": 5, "lenpen": 1.0, "max_len_a": 0.0, "max_len_b": 200, "min_len": 1, "no_repeat_ngram_size": 0,
 }
-# fairseq activation names -> transformers ACT2FN names (same function, not an approximation of it)
 
 
 def validated_generation_settings(bart: FairseqBart) -> Tuple[Dict[str, Any], str]:

@@ -21,14 +21,6 @@ from .passages import Passage
 PAD_MODES = ("none", "lead", "random")
 
 
-def _f1(overlap: float, candidate_total: float, reference_total: float) -> float:
-    if overlap <= 0:
-        return 0.0
-    precision = overlap / candidate_total
-    recall = overlap / reference_total
-    return 2 * precision * recall / (precision + recall)
-
-
 class _OracleTable:
     """One record's passages as sparse counts of the reference's 1- and 2-grams.
 
@@ -92,7 +84,7 @@ def _oracle_table(passage_texts: Tuple[str, ...], reference: str) -> _OracleTabl
 
 
 def _f1_array(overlap: np.ndarray, candidate_total: np.ndarray, reference_total: float) -> np.ndarray:
-    """``_f1`` elementwise, with the same operations in the same order (same floats)."""
+    """ROUGE F1 (2PR / (P + R)) elementwise; 0 where nothing overlaps."""
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = overlap / candidate_total
         recall = overlap / reference_total

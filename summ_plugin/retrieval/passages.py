@@ -170,6 +170,11 @@ def _heading_candidate(line: str) -> bool:
     return line[0].isupper() or line[0].isdigit()
 
 
+def _introduces_text(next_line: str) -> bool:
+    """Whether the line after a heading candidate is text (has a letter), as a body is."""
+    return any(c.isalpha() for c in next_line)
+
+
 def split_sections(text: str) -> List[Tuple[str, str]]:
     """``[(heading, body), ...]`` of one document; the first heading is "" (text before any).
 
@@ -188,8 +193,9 @@ def split_sections(text: str) -> List[Tuple[str, str]]:
         match = _MARKDOWN_HEADING.fullmatch(line)
         if match:
             markdown[i] = match.group(1)
-        elif i in next_text and _heading_candidate(line):
-            # body text must follow: a heading is never the document's last line
+        elif i in next_text and _heading_candidate(line) and _introduces_text(stripped[next_text[i]]):
+            # text must follow: a heading is never the document's last line, nor the label of
+            # a line of numbers or symbols ("0 A" over "0", "Table 1" over "0.5 0.7")
             (numbered if _NUMBERED_HEADING.match(line) else plain)[i] = line
     headings = dict(markdown)
     headings.update(numbered)

@@ -10,7 +10,7 @@ import torch
 from fairseq import metrics, utils
 
 from ..data.bpe import decode_ids, load_gpt2_bpe
-from ..rouge import ROUGE_TYPES, rouge_sums
+from ..rouge import COUNT_KEY, ROUGE_TYPES, SUM_KEYS, rouge_from_sums, rouge_sums
 
 
 def build_gpt2_bpe(cfg):
@@ -37,26 +37,26 @@ def generate_and_decode(task, generator, sample, model):
     return hyps, refs
 
 
+# logging-output keys: fairseq sums them over batches and workers, and hides "_" keys from the log
+_PREFIX = "_rouge_"
+
+
 def rouge_logging_output(hyps, refs):
-    sums = rouge_sums(hyps, refs)
-    out = {"_rouge_count": sums["count"]}
-    for rouge_type in ROUGE_TYPES:
-        out[f"_{rouge_type}_fsum"] = sums[f"{rouge_type}_f"]
-    return out
+    """One batch's additive ROUGE statistics (summ_plugin.rouge.rouge_sums), as logging-output keys."""
+    return {_PREFIX + key: value for key, value in rouge_sums(hyps, refs).items()}
 
 
 def reduce_rouge_metrics(logging_outputs):
+    """Sum the batches' statistics into meters and derive each ROUGE F1 from the running
+    totals with summ_plugin.rouge.rouge_from_sums (the same reduction summ-score's sums get)."""
     def sum_logs(key):
         result = sum(log.get(key, 0) for log in logging_outputs)
         return result.cpu().item() if torch.is_tensor(result) else result
 
-    count = sum_logs("_rouge_count")
-    if count <= 0:
+    if sum_logs(_PREFIX + COUNT_KEY) <= 0:
         return
-    metrics.log_scalar("_rouge_count", count)
+    for key in SUM_KEYS:
+        metrics.log_scalar(_PREFIX + key, sum_logs(_PREFIX + key))
     for rouge_type in ROUGE_TYPES:
-        metrics.log_scalar(f"_{rouge_type}_fsum", sum_logs(f"_{rouge_type}_fsum"))
-        metrics.log_derived(
-            rouge_type,
-            lambda meters, key=f"_{rouge_type}_fsum": round(100.0 * meters[key].sum / meters["_rouge_count"].sum, 4),
-        )
+        metrics.log_derived(rouge_type, lambda meters, rouge_type=rouge_type: round(
+            rouge_from_sums({key: meters[_PREFIX + key].sum for key in SUM_KEYS})[rouge_type], 4))
