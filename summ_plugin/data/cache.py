@@ -18,7 +18,7 @@ from typing import Dict, Optional
 from filelock import FileLock
 
 from summ_plugin.data.config import PrepareConfig, PrepareError
-from summ_plugin.data.data_bin import data_path
+from summ_plugin.data.data_bin import PREPARE_JSON, data_path
 from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin, sha256_path
 from summ_plugin.data.records import FieldNames
 from summ_plugin.safe_io import remove_stale_temps
@@ -93,7 +93,7 @@ def prepare_cached(raw_dir: str, options: Dict, cache_root: Optional[str] = None
     key = cache_key(config)
     target = os.path.join(root, key)
     os.makedirs(root, exist_ok=True)
-    complete = os.path.join(target, "prepare.json")
+    complete = os.path.join(target, PREPARE_JSON)
     if os.path.exists(complete):
         logger.info("reusing cached data-bin %s for %s", target, raw_dir)
         return data_path(target, config.shards)

@@ -38,10 +38,6 @@ class Choice:
     table: List[Dict] = field(default_factory=list)
     reason: str = ""
 
-    def to_json(self) -> Dict:
-        return {"retriever": self.retriever, "options": self.options, "reason": self.reason,
-                "candidates": self.table}
-
 
 def record_coverage(record, retriever, budget: Budget) -> Dict[str, float]:
     """ROUGE-1/2 recall of ``record``'s reference by the source ``retriever`` selects for it."""
