@@ -45,7 +45,7 @@ def test_summarize_reuses_the_default_retriever_and_selector_of_the_data_bin(tin
                            "--input", os.path.join(tiny_raw_dir, "valid.jsonl"), "--output", str(out),
                            "--beam", "1", "--max-len-b", "5", "--cpu"]) == 0
     rows, meta = read_jsonl(out), read_jsonl(os.path.join(data_bin, "valid.meta.jsonl"))
-    assert [r["retriever"] for r in rows] == [chosen["retriever"]] * len(meta)
+    assert [r["retriever"] for r in rows] == [chosen.name] * len(meta)
     assert [r["passage_ids"] for r in rows] == [m["passage_ids"] for m in meta]
 
     assert "the one the model's valid data was prepared with" in capfd.readouterr().err
