@@ -4,6 +4,8 @@
   (``tempfile.mkstemp`` creates 0600 files; atomic outputs are renamed into place, so they
   would keep 0600 without a chmod).
 * :func:`same_file`: whether two paths name one file (same path, hard link, symlink).
+* :func:`check_outputs_are_not_inputs`: the one check, for every tool and every output option,
+  that nothing written is (or lies inside, or holds) something read.
 * :func:`write_error_message`: one line for the file-system failures a user must fix (disk
   full, read-only or forbidden destination), ``None`` for anything else (a bug keeps its
   traceback).
@@ -17,7 +19,7 @@ import logging
 import os
 import re
 import shutil
-from typing import List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 from summ_plugin.errors import UserError
 
@@ -57,6 +59,67 @@ def same_file(a: str, b: str) -> bool:
     if os.path.exists(a) and os.path.exists(b):
         return os.path.samefile(a, b)
     return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _inside(path: str, directory: str) -> bool:
+    """``path`` (real, absolute) lies strictly inside ``directory`` (real, absolute)."""
+    return path != directory and os.path.commonpath([path, directory]) == directory
+
+
+def _how_same(a: str, b: str) -> str:
+    if os.path.abspath(a) == os.path.abspath(b):
+        return "the same path"
+    if os.path.realpath(a) == os.path.realpath(b):
+        return "through a symlink"
+    return "a hard link"
+
+
+def output_input_conflict(output: str, source: str, output_is_directory: bool = False) -> Optional[str]:
+    """Why writing ``output`` would destroy or change the input ``source`` (a phrase such as
+    "is the input file (a hard link)"), or None.
+
+    A file output must not be the input (the same path, a hard link, a symlink) nor lie inside
+    an input directory; an output directory (one a tool builds and replaces whole) must not
+    hold an input either."""
+    if same_file(source, output):
+        kind = "directory" if os.path.isdir(source) else "file"
+        return f"is the input {kind} ({_how_same(source, output)})"
+    out_real, in_real = os.path.realpath(output), os.path.realpath(source)
+    if os.path.isdir(in_real) and _inside(out_real, in_real):
+        return "lies inside the input directory"
+    if output_is_directory and _inside(in_real, out_real):
+        return "holds the input"
+    return None
+
+
+def check_outputs_are_not_inputs(inputs: Iterable[Tuple[str, str]], outputs: Iterable[Tuple[str, str]],
+                                 output_dirs: Iterable[Tuple[str, str]] = ()) -> None:
+    """Refuse a run whose output would destroy one of its inputs, before anything is read.
+
+    Each item is ``(label, path)``, the label the option that names the path (``--refs``).
+    ``outputs`` are files a tool writes (replaced at the end), ``output_dirs`` directories it
+    builds whole. Also refused: two outputs on one file (the second would replace the first),
+    and a file output that is an existing directory. Raises :class:`UserError` naming the path:
+    ``R: --json is the input file (the same path) of --refs; ...``."""
+    inputs = [(label, path) for label, path in inputs if path]
+    files = [(label, path, False) for label, path in outputs if path]
+    dirs = [(label, path, True) for label, path in output_dirs if path]
+    for label, path, _ in files:
+        if os.path.isdir(path):
+            raise UserError(f"{path}: {label} is a directory; give a file name")
+    written = files + dirs
+    for out_label, out_path, is_dir in written:
+        for in_label, in_path in inputs:
+            conflict = output_input_conflict(out_path, in_path, is_dir)
+            if conflict:
+                of = f"of {in_label}" if conflict.startswith("is ") else f"{in_path} ({in_label})"
+                raise UserError(f"{out_path}: {out_label} {conflict} {of}; writing it would destroy the input. "
+                                "Give another output path")
+    for i, (label_a, path_a, _) in enumerate(written):
+        for label_b, path_b, _ in written[i + 1:]:
+            if same_file(path_a, path_b):
+                raise UserError(f"{path_b}: {label_b} is the same file as {label_a} {path_a}; "
+                                "give each output its own path")
 
 
 def write_error_message(err: BaseException, path: Optional[str] = None) -> Optional[str]:

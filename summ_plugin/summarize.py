@@ -98,15 +98,9 @@ def validate_generation_options(options: GenerationOptions, batch_size: int) -> 
 def check_output_is_not_input(input_path: str, output_path: str) -> None:
     """The output replaces its path at the end: if that path is the input (the same name, a
     hard link or a symlink to it), the documents and references would be lost."""
-    from .safe_io import same_file
+    from .safe_io import check_outputs_are_not_inputs
 
-    if os.path.isdir(output_path):
-        raise SummarizeError(f"--output {output_path} is a directory; give a file name")
-    if same_file(input_path, output_path):
-        raise SummarizeError(
-            f"--output {output_path} is the input file {input_path}; writing it would destroy the input. "
-            "Give another output path"
-        )
+    check_outputs_are_not_inputs([("--input", input_path)], [("--output", output_path)])
 
 
 def check_dictionary_is_the_models(models, trained_data: Optional[str], settings: Dict) -> None:

@@ -7,7 +7,11 @@ record-reading options, the logging set-up, and how errors end a run.
 * :func:`add_record_options` / :func:`record_fields`: ``--format``, ``--on-bad-record`` and the
   ``--*-field`` options of every tool that reads raw records (the formats summ-prepare reads).
 * :func:`add_log_level_option` / :func:`setup_logging`: one log format, INFO by default.
-* :func:`run_main`: parse, set up logging, run the tool's body under :func:`run_tool`.
+* :class:`FileOptions`: which options of a tool name files it reads and writes; :func:`run_main`
+  refuses, before the tool starts, an output that is an input (same path, hard link, symlink),
+  lies inside an input directory or (an output directory) holds one
+  (``safe_io.check_outputs_are_not_inputs``).
+* :func:`run_main`: parse, set up logging, check the files, run the tool's body under :func:`run_tool`.
 * :func:`run_tool`: a user error (:class:`summ_plugin.errors.UserError`, a disk-full or
   forbidden write) ends the run with one line ``PROG: error: MESSAGE`` and exit status 2, as
   argparse ends a bad command line; Ctrl-C ends it with 130; anything else is a bug and keeps
@@ -20,7 +24,8 @@ import json
 import logging
 import sys
 import typing
-from typing import Callable, Dict, Iterable, Optional, Tuple, Type
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Type
 
 USER_ERROR_STATUS = 2  # argparse's status for a bad command line
 INTERRUPTED_STATUS = 130  # the shell's status for a run ended by SIGINT
@@ -199,6 +204,55 @@ def passage_counting_encoder(args: argparse.Namespace, max_source_positions: Opt
     return ExampleEncoder(args.encoder_json, args.vocab_bpe, split_mode=args.split_mode, **budget)
 
 
+# ----------------------------------------------------------------------------- files read and written
+
+Paths = List[Tuple[str, str]]  # (label: the option naming it, path)
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """A tool's options that name files (by dest). Every output option of every tool is declared
+    here so that :func:`run_main` can refuse one that would destroy an input."""
+
+    reads: Tuple[str, ...] = ()  # files or directories the tool reads
+    writes: Tuple[str, ...] = ()  # files it writes (replaced at the end)
+    writes_dirs: Tuple[str, ...] = ()  # directories it builds whole (must not hold an input either)
+    comma_separated: Tuple[str, ...] = ()  # options whose value is a comma-separated list of paths
+    # paths no single option names (a selector in a JSON option, the files of an --out-dir):
+    # args -> (reads, writes)
+    more: Optional[Callable[[argparse.Namespace], Tuple[Paths, Paths]]] = None
+
+    def paths(self, parser: argparse.ArgumentParser, args: argparse.Namespace) -> Tuple[Paths, Paths, Paths]:
+        labels = {action.dest: _long_option(action) for action in parser._actions}
+
+        def named(dests: Iterable[str]) -> Paths:
+            out = []
+            for dest in dests:
+                value = getattr(args, dest, None)
+                if not isinstance(value, str) or not value:
+                    continue
+                values = [v for v in value.split(",") if v] if dest in self.comma_separated else [value]
+                out.extend((labels.get(dest, dest), v) for v in values)
+            return out
+
+        reads, writes = named(self.reads), named(self.writes)
+        if self.more is not None:
+            more_reads, more_writes = self.more(args)
+            reads, writes = reads + list(more_reads), writes + list(more_writes)
+        return reads, writes, named(self.writes_dirs)
+
+    def check(self, parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+        from summ_plugin.safe_io import check_outputs_are_not_inputs
+
+        reads, writes, dirs = self.paths(parser, args)
+        check_outputs_are_not_inputs(reads, writes, dirs)
+
+
+def _long_option(action: argparse.Action) -> str:
+    longs = [o for o in action.option_strings if o.startswith("--")]
+    return longs[0] if longs else action.dest
+
+
 # ----------------------------------------------------------------------------- errors
 
 
@@ -234,9 +288,17 @@ def run_tool(prog: str, body: Callable[[], Optional[int]], *, user_errors: Tuple
 
 
 def run_main(parser: argparse.ArgumentParser, argv: Optional[Iterable[str]],
-             body: Callable[[argparse.Namespace], Optional[int]], *, user_errors: Tuple[Type[BaseException], ...] = (), consequence: str = "") -> int:
+             body: Callable[[argparse.Namespace], Optional[int]], *, files: Optional[FileOptions] = None,
+             user_errors: Tuple[Type[BaseException], ...] = (), consequence: str = "") -> int:
     """A tool's ``main``: parse ``argv``, set up logging (``--log-level``; ``--quiet``: warnings
-    only), then ``body(args)`` under :func:`run_tool` with ``parser.prog`` as the tool's name."""
+    only), refuse outputs onto inputs (``files``), then ``body(args)`` under :func:`run_tool` with
+    ``parser.prog`` as the tool's name."""
     args = parser.parse_args(argv)
     setup_logging(logging.WARNING if getattr(args, "quiet", False) else args.log_level)
-    return run_tool(parser.prog, lambda: body(args), user_errors=user_errors, consequence=consequence)
+
+    def checked_body():
+        if files is not None:
+            files.check(parser, args)
+        return body(args)
+
+    return run_tool(parser.prog, checked_body, user_errors=user_errors, consequence=consequence)

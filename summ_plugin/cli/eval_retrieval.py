@@ -31,7 +31,7 @@ from summ_plugin.data.formats import iter_input_records
 from summ_plugin.data.text import clean_record
 from summ_plugin.atomic import atomic_write_json
 from summ_plugin.cli.common import (
-    add_retrieval_tool_options, passage_counting_encoder, prepare_default, record_fields, run_main,
+    FileOptions, add_retrieval_tool_options, passage_counting_encoder, prepare_default, record_fields, run_main,
 )
 from summ_plugin.errors import UserError
 from summ_plugin.retrieval import available_retrievers, build_retriever
@@ -39,6 +39,19 @@ from summ_plugin.retrieval import available_retrievers, build_retriever
 logger = logging.getLogger("summ_plugin.cli.eval_retrieval")
 
 PROG = "summ-eval-retrieval"
+
+
+def _option_selectors(args: argparse.Namespace):
+    """Selector files named in ``--option RETRIEVER.selector=PATH``: inputs too."""
+    reads = []
+    for spec in args.option:
+        key, _, value = spec.partition("=")
+        if key.endswith(".selector") and value:
+            reads.append(("--option " + key, value))
+    return reads, []
+
+
+FILES = FileOptions(reads=("input", "selector", "encoder_json", "vocab_bpe"), writes=("json",), more=_option_selectors)
 
 
 def parse_options(specs: List[str], names: List[str]) -> Dict[str, Dict[str, str]]:
@@ -193,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    return run_main(build_parser(), argv, run)
+    return run_main(build_parser(), argv, run, files=FILES)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,10 +11,12 @@ import argparse
 import sys
 from typing import List, Optional
 
-from summ_plugin.cli.common import add_dataclass_arguments, add_log_level_option, dataclass_values, run_main
+from summ_plugin.cli.common import (FileOptions, add_dataclass_arguments, add_log_level_option, dataclass_values,
+                                    run_main)
 from summ_plugin.export_hf import ExportOptions
 
 PROG = "summ-export-hf"
+FILES = FileOptions(reads=("checkpoint", "data_bin", "encoder_json", "vocab_bpe"), writes_dirs=("out",))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    return run_main(build_parser(), argv, run, consequence="nothing written")
+    return run_main(build_parser(), argv, run, files=FILES, consequence="nothing written")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,12 +19,13 @@ import sys
 from typing import List, Optional
 
 from summ_plugin.atomic import atomic_output
-from summ_plugin.cli.common import add_log_level_option, run_main
+from summ_plugin.cli.common import FileOptions, add_log_level_option, run_main
 from summ_plugin.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 PROG = "summ-fix-vocab"
+FILES = FileOptions(reads=("checkpoint", "dict_path", "checkpoint_dict"), writes=("out",))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,7 +99,7 @@ def check_dictionary_size(dict_path: str, target, checkpoint_rows: int, max_drop
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    return run_main(parser, argv, lambda args: _run(parser, args), consequence="nothing written")
+    return run_main(parser, argv, lambda args: _run(parser, args), files=FILES, consequence="nothing written")
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

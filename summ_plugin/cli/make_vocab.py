@@ -16,7 +16,7 @@ from typing import Iterator, List, Optional
 
 from tqdm import tqdm
 
-from summ_plugin.cli.common import add_log_level_option, add_record_options, record_fields, run_main
+from summ_plugin.cli.common import FileOptions, add_log_level_option, add_record_options, record_fields, run_main
 from summ_plugin.errors import UserError
 
 PROG = "summ-make-vocab"
@@ -67,6 +67,21 @@ def iter_texts(paths: List[str], fmt: str, on_bad_record: str, fields=None) -> I
 VOCAB_FILES = ("encoder.json", "vocab.bpe", "dict.txt")
 
 
+def _vocab_files(args: argparse.Namespace):
+    """What --out receives: dict.txt, and the BPE files unless they are the given ones (kept)."""
+    from summ_plugin.safe_io import same_file
+
+    writes = []
+    for name, given in (("encoder.json", args.encoder_json), ("vocab.bpe", args.vocab_bpe), ("dict.txt", None)):
+        path = os.path.join(args.out, name)
+        if not (given and same_file(given, path)):
+            writes.append(("--out", path))
+    return [], writes
+
+
+FILES = FileOptions(reads=("input", "encoder_json", "vocab_bpe"), comma_separated=("input",), more=_vocab_files)
+
+
 def check_output_dir(out_dir: str, overwrite: bool) -> None:
     """--out must be a directory (or not exist yet); a vocabulary already there is replaced
     only with --overwrite (data-bins and models made with it would no longer match)."""
@@ -113,7 +128,7 @@ def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: s
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    return run_main(build_parser(), argv, run)
+    return run_main(build_parser(), argv, run, files=FILES)
 
 
 def run(args: argparse.Namespace) -> int:

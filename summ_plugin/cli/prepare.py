@@ -11,13 +11,28 @@ import os
 import signal
 from typing import List, Optional
 
-from summ_plugin.cli.common import (add_dataclass_arguments, add_log_level_option, add_record_options,
+from summ_plugin.cli.common import (FileOptions, add_dataclass_arguments, add_log_level_option, add_record_options,
                                     dataclass_values, record_fields, run_main)
 from summ_plugin.data.config import PrepareConfig
 
 PROG = "summ-prepare"
 # PrepareConfig fields that are not options of their own: built from --input/--train/... and --*-field
 NOT_OPTIONS = ("inputs", "fields")
+
+
+def _selectors(args: argparse.Namespace):
+    """Selector files named in --retriever-options / --train-retriever-options: inputs too."""
+    reads = []
+    for option in ("retriever_options", "train_retriever_options"):
+        selector = (getattr(args, option, None) or {}).get("selector")
+        if isinstance(selector, str):
+            reads.append((f"--{option.replace('_', '-')} selector", selector))
+    return reads, []
+
+
+# --destdir is built whole: it must not be, hold or lie inside an input (nor --convert-only)
+FILES = FileOptions(reads=("input", "train", "valid", "test", "encoder_json", "vocab_bpe", "dict_path"),
+                    writes=("convert_only",), writes_dirs=("destdir",), comma_separated=("input",), more=_selectors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +112,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     previous_sigterm = _interrupt_on_sigterm()
     try:
-        return run_main(parser, argv, lambda args: _run(parser, args), consequence="nothing was published")
+        return run_main(parser, argv, lambda args: _run(parser, args), files=FILES,
+                        consequence="nothing was published")
     finally:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)

@@ -6,9 +6,14 @@ writes report/loss.png, report/rouge.png (when the run used --eval-rouge) and re
 """
 import argparse
 
-from summ_plugin.cli.common import add_log_level_option, run_main
+import os
+
+from summ_plugin.cli.common import FileOptions, add_log_level_option, run_main
 
 PROG = "summ-report"
+REPORT_FILES = ("report.md", "loss.png", "rouge.png")
+FILES = FileOptions(reads=("log", "prepare_json"),
+                    more=lambda args: ([], [("--out-dir", os.path.join(args.out_dir, name)) for name in REPORT_FILES]))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None):
-    return run_main(build_parser(), argv, run)
+    return run_main(build_parser(), argv, run, files=FILES)
 
 
 def run(args: argparse.Namespace) -> int:

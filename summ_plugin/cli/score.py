@@ -10,12 +10,14 @@ end the run with one line ``summ-score: error: FILE:LINE: reason`` and exit stat
 import argparse
 from typing import List, Optional
 
-from summ_plugin.cli.common import add_dataclass_arguments, add_log_level_option, dataclass_values, run_main
+from summ_plugin.cli.common import (FileOptions, add_dataclass_arguments, add_log_level_option, dataclass_values,
+                                    run_main)
 from summ_plugin.scoring import ScoreConfig
 
 PROG = "summ-score"
 INPUTS = ("hyps", "refs", "fairseq_generate", "refs_from_generate", "match_by_position", "bpe", "encoder_json",
           "vocab_bpe")
+FILES = FileOptions(reads=("hyps", "refs", "fairseq_generate", "encoder_json", "vocab_bpe"), writes=("json", "per_sample"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    return run_main(build_parser(), argv, score)
+    return run_main(build_parser(), argv, score, files=FILES)
 
 
 def score(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from summ_plugin.cli.common import (add_dataclass_arguments, add_log_level_option, add_record_options,
+from summ_plugin.cli.common import (FileOptions, add_dataclass_arguments, add_log_level_option, add_record_options,
                                     dataclass_values, record_fields, run_main)
 from summ_plugin.summarize import GenerationOptions, SummarizeConfig
 
@@ -19,6 +19,15 @@ PROG = "summ-summarize"
 # SummarizeConfig fields that are not options of their own: --*-field, the generation group;
 # input_format and on_bad_record are the shared record options (add_record_options)
 NOT_OPTIONS = ("input_format", "on_bad_record", "fields", "generation")
+
+
+def _selector(args: argparse.Namespace):
+    selector = (args.retriever_options or {}).get("selector")
+    return ([("--retriever-options selector", selector)] if isinstance(selector, str) else []), []
+
+
+FILES = FileOptions(reads=("checkpoint", "input", "data_bin", "encoder_json", "vocab_bpe"), writes=("output",),
+                    more=_selector)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +47,7 @@ def config_from_args(args: argparse.Namespace) -> SummarizeConfig:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    return run_main(build_parser(), argv, run, user_errors=(FileNotFoundError, ValueError),
+    return run_main(build_parser(), argv, run, files=FILES, user_errors=(FileNotFoundError, ValueError),
                     consequence="no output written")
 
 

@@ -25,10 +25,11 @@ from summ_plugin.data.text import clean_record
 from summ_plugin.errors import UserError
 from summ_plugin.retrieval.choice import format_table, score_candidates, train_selector_on
 from summ_plugin.cli.common import (
-    add_retrieval_tool_options, passage_counting_encoder, prepare_default, record_fields, run_main,
+    FileOptions, add_retrieval_tool_options, passage_counting_encoder, prepare_default, record_fields, run_main,
 )
 
 PROG = "summ-train-selector"
+FILES = FileOptions(reads=("input", "valid", "encoder_json", "vocab_bpe"), writes=("out",))
 
 logger = logging.getLogger("summ_plugin.cli.train_selector")
 
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    return run_main(build_parser(), argv, run)
+    return run_main(build_parser(), argv, run, files=FILES)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,204 @@
+"""Issue 25 (hostile inputs, round two), items 1, 2, 3, 6, 8 (the warning), 11: nothing destroyed,
+nothing silently wrong, one clear line. Each test reproduces the issue's case (it failed before
+the fix); the item number is in the test's name. Tests that start fairseq processes are slow.
+"""
+import json
+import os
+
+import pytest
+
+from summ_plugin.cli.eval_retrieval import main as eval_retrieval_main
+from summ_plugin.cli.make_vocab import main as make_vocab_main
+from summ_plugin.cli.prepare import main as prepare_main
+from summ_plugin.cli.report import main as report_main
+from summ_plugin.cli.score import main as score_main
+from summ_plugin.cli.summarize import main as summarize_main
+from summ_plugin.cli.train_selector import main as train_selector_main
+from tests._prepare_fixtures import make_records, write_jsonl
+from tests.test_hostile_inputs import assert_one_line_error
+from tests.test_reliability import prepare_args, run_cli
+
+
+def alias_of(source, tmp_path, how, name="alias.jsonl"):
+    """``source`` under another name: the same path, a hard link or a symlink."""
+    if how == "same path":
+        return source
+    alias = tmp_path / name
+    (os.link if how == "hard link" else os.symlink)(source, alias)
+    return alias
+
+
+def snapshot(*paths):
+    return {str(p): p.read_bytes() for p in paths}
+
+
+@pytest.fixture
+def scored_files(tmp_path):
+    records = make_records(4, seed=5)
+    refs = tmp_path / "refs.jsonl"
+    hyps = tmp_path / "hyps.jsonl"
+    write_jsonl(str(refs), records)
+    write_jsonl(str(hyps), [{"id": r["id"], "hypothesis": r["summary"].split("\n")[0]} for r in records])
+    return refs, hyps
+
+
+# ----------------------------------------------------------------------------- 1: outputs onto inputs
+
+
+@pytest.mark.parametrize("how", ["same path", "hard link", "symlink"])
+@pytest.mark.parametrize("option,target", [("--json", "refs"), ("--per-sample", "hyps"), ("--json", "hyps")])
+def test_item01_score_refuses_an_output_onto_an_input(option, target, how, scored_files, tmp_path, capsys):
+    refs, hyps = scored_files
+    before = snapshot(refs, hyps)
+    out = alias_of(refs if target == "refs" else hyps, tmp_path, how)
+    code, _, err = run_cli(score_main, ["--hyps", str(hyps), "--refs", str(refs), option, str(out),
+                                        "--bootstrap", "0", "--quiet"], capsys)
+    assert code == 2, err
+    assert_one_line_error(err, "summ-score: error:", str(out), option, f"--{target}", "is the input file")
+    assert snapshot(refs, hyps) == before
+
+
+def test_item01_score_refuses_two_outputs_on_one_file(scored_files, tmp_path, capsys):
+    refs, hyps = scored_files
+    out = tmp_path / "scores.json"
+    code, _, err = run_cli(score_main, ["--hyps", str(hyps), "--refs", str(refs), "--json", str(out),
+                                        "--per-sample", str(out), "--bootstrap", "0", "--quiet"], capsys)
+    assert code == 2
+    assert_one_line_error(err, str(out), "--per-sample", "--json")
+    assert not out.exists()
+
+
+def test_item01_score_still_writes_to_distinct_paths(scored_files, tmp_path, capsys):
+    refs, hyps = scored_files
+    code, _, err = run_cli(score_main, ["--hyps", str(hyps), "--refs", str(refs), "--json",
+                                        str(tmp_path / "s.json"), "--bootstrap", "0", "--quiet"], capsys)
+    assert code == 0, err
+    assert "rouge1" in json.loads((tmp_path / "s.json").read_text())["scores"]
+
+
+@pytest.mark.parametrize("how", ["same path", "hard link", "symlink"])
+@pytest.mark.parametrize("onto", ["--input", "--valid"])
+def test_item01_train_selector_refuses_out_onto_an_input(onto, how, tmp_path, capsys):
+    train = tmp_path / "train.jsonl"
+    valid = tmp_path / "valid.jsonl"
+    write_jsonl(str(train), make_records(6, seed=1))
+    write_jsonl(str(valid), make_records(3, seed=2))
+    before = snapshot(train, valid)
+    out = alias_of(train if onto == "--input" else valid, tmp_path, how)
+    code, _, err = run_cli(train_selector_main, ["--input", str(train), "--valid", str(valid), "--out", str(out),
+                                                 "--log-level", "WARNING"], capsys)
+    assert code == 2, err
+    assert_one_line_error(err, "summ-train-selector: error:", str(out), "--out", onto)
+    assert snapshot(train, valid) == before
+
+
+@pytest.mark.parametrize("how", ["same path", "hard link", "symlink"])
+def test_item01_eval_retrieval_refuses_json_onto_its_input(how, tmp_path, capsys):
+    source = tmp_path / "test.jsonl"
+    write_jsonl(str(source), make_records(3, seed=4))
+    before = snapshot(source)
+    out = alias_of(source, tmp_path, how)
+    code, _, err = run_cli(eval_retrieval_main, ["--input", str(source), "--retrievers", "lead", "--json", str(out),
+                                                 "--log-level", "WARNING"], capsys)
+    assert code == 2, err
+    assert_one_line_error(err, "summ-eval-retrieval: error:", str(out), "--json", "--input")
+    assert snapshot(source) == before
+
+
+def test_item01_eval_retrieval_refuses_json_onto_the_selector(tmp_path, capsys):
+    source = tmp_path / "test.jsonl"
+    write_jsonl(str(source), make_records(3, seed=4))
+    selector = tmp_path / "selector.json"
+    selector.write_text("{}")
+    code, _, err = run_cli(eval_retrieval_main, ["--input", str(source), "--retrievers", "learned",
+                                                 "--option", f"learned.selector={selector}", "--json", str(selector),
+                                                 "--log-level", "WARNING"], capsys)
+    assert code == 2, err
+    assert_one_line_error(err, str(selector), "--json", "selector")
+    assert selector.read_text() == "{}"
+
+
+@pytest.mark.parametrize("how", ["same path", "hard link", "symlink"])
+@pytest.mark.parametrize("skip", [False, True])
+def test_item01_prepare_convert_only_refuses_its_own_input(how, skip, tmp_path, capsys):
+    source = tmp_path / "train.csv"
+    source.write_text("id,document,summary\na,One document here.,A summary.\nb,,bad record without a document\n")
+    before = snapshot(source)
+    out = alias_of(source, tmp_path, how, name="alias.csv")
+    argv = ["--train", str(source), "--convert-only", str(out), "--log-level", "WARNING"]
+    code, _, err = run_cli(prepare_main, argv + (["--on-bad-record", "skip"] if skip else []), capsys)
+    assert code == 2, err
+    assert_one_line_error(err, "summ-prepare: error:", str(out), "--convert-only", "--train")
+    assert snapshot(source) == before
+
+
+def test_item01_prepare_convert_only_into_an_input_directory_is_refused(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    write_jsonl(str(raw / "train.jsonl"), make_records(3, seed=1))
+    before = snapshot(raw / "train.jsonl")
+    code, _, err = run_cli(prepare_main, ["--input", str(raw), "--convert-only", str(raw / "train.jsonl"),
+                                          "--log-level", "WARNING"], capsys)
+    assert code == 2, err
+    assert_one_line_error(err, str(raw / "train.jsonl"), "--convert-only", "--input")
+    assert snapshot(raw / "train.jsonl") == before
+
+
+def test_item01_summarize_refuses_output_onto_the_selector(tmp_path, capsys):
+    source = tmp_path / "docs.jsonl"
+    write_jsonl(str(source), make_records(2, seed=3))
+    selector = tmp_path / "selector.json"
+    selector.write_text("{}")
+    code, _, err = run_cli(summarize_main, ["--path", str(tmp_path / "model.pt"), "--input", str(source),
+                                            "--retriever", "learned", "--retriever-options",
+                                            json.dumps({"selector": str(selector)}), "--output", str(selector),
+                                            "--cpu"], capsys)
+    assert code == 2
+    assert_one_line_error(err, str(selector), "--output", "selector")
+    assert selector.read_text() == "{}"
+
+
+def test_item01_make_vocab_refuses_to_write_its_input(tmp_path, capsys):
+    out = tmp_path / "vocab"
+    out.mkdir()
+    corpus = out / "dict.txt"  # a corpus the user named like an output of the tool
+    write_jsonl(str(corpus), make_records(3, seed=1))
+    before = snapshot(corpus)
+    code, _, err = run_cli(make_vocab_main, ["--input", str(corpus), "--vocab-size", "300", "--out", str(out),
+                                             "--overwrite", "--log-level", "WARNING"], capsys)
+    assert code == 2, err
+    assert_one_line_error(err, str(corpus), "--out", "--input")
+    assert snapshot(corpus) == before
+
+
+def test_item01_report_refuses_to_write_over_its_log(tmp_path, capsys):
+    out_dir = tmp_path / "report"
+    out_dir.mkdir()
+    log = out_dir / "report.md"
+    log.write_text('{"epoch": 1, "valid_loss": "3.1"}\n')
+    before = snapshot(log)
+    code, _, err = run_cli(report_main, ["--log", str(log), "--out-dir", str(out_dir), "--quiet"], capsys)
+    assert code == 2, err
+    assert_one_line_error(err, str(log), "--out-dir", "--log")
+    assert snapshot(log) == before
+
+
+def test_item01_fix_vocab_and_export_declare_their_files():
+    """Every tool declares which options it reads and writes (the check runs in run_main)."""
+    from summ_plugin.cli import export_hf, fix_vocab
+
+    assert fix_vocab.FILES.writes == ("out",) and "checkpoint" in fix_vocab.FILES.reads
+    assert export_hf.FILES.writes_dirs == ("out",) and "checkpoint" in export_hf.FILES.reads
+
+
+def test_item01_fix_vocab_refuses_out_onto_the_dict(tmp_path, capsys):
+    from summ_plugin.cli.fix_vocab import main as fix_vocab_main
+
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"not read")
+    dictionary = tmp_path / "dict.txt"
+    dictionary.write_text("a 1\n")
+    code, _, err = run_cli(fix_vocab_main, ["--checkpoint", str(checkpoint), "--dict", str(dictionary),
+                                            "--out", str(dictionary)], capsys)
+    assert code == 2
+    assert_one_line_error(err, str(dictionary), "--out", "--dict")
+    assert dictionary.read_text() == "a 1\n"
