@@ -61,9 +61,10 @@ def atomic_write_json(path: str, obj, indent: int = 2) -> None:
 
 
 def directory_state(path: str, marker: Optional[str] = None) -> Optional[Tuple]:
-    """What is at ``path`` now: None, or the identity of the entry (and of its ``marker`` file,
-    e.g. a data-bin's prepare.json). Taken at start and compared at publish, so that
-    publishing replaces only what was checked."""
+    """What is at ``path`` now: None, or the identity of the entry, of its ``marker`` file (e.g.
+    a data-bin's prepare.json) and of every entry below it. Taken at start and compared at
+    publish, so that publishing replaces only what was checked: a file added or replaced
+    during the run makes the states differ."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -75,7 +76,16 @@ def directory_state(path: str, marker: Optional[str] = None) -> Optional[Tuple]:
             marker_id = (found.st_ino, found.st_mtime_ns, found.st_size)
         except OSError:
             pass
-    return (st.st_dev, st.st_ino, marker_id)
+    entries = []
+    if os.path.isdir(path) and not os.path.islink(path):
+        for root, dirs, files in os.walk(path):
+            for name in sorted(dirs + files):
+                full = os.path.join(root, name)
+                try:
+                    entries.append((os.path.relpath(full, path), os.lstat(full).st_ino))
+                except OSError:
+                    entries.append((os.path.relpath(full, path), None))
+    return (st.st_dev, st.st_ino, marker_id, tuple(sorted(entries)))
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from summ_plugin.cli.summarize import main as summarize_main
 from summ_plugin.cli.train_selector import main as train_selector_main
 from tests._prepare_fixtures import make_records, write_jsonl
 from tests.test_hostile_inputs import assert_one_line_error
-from tests.test_reliability import prepare_args, run_cli
+from tests.test_reliability import prepare_args, run_cli, train_file  # noqa: F401 (fixture)
 
 
 def alias_of(source, tmp_path, how, name="alias.jsonl"):
@@ -202,3 +202,109 @@ def test_item01_fix_vocab_refuses_out_onto_the_dict(tmp_path, capsys):
     assert code == 2
     assert_one_line_error(err, str(dictionary), "--out", "--dict")
     assert dictionary.read_text() == "a 1\n"
+
+
+# ----------------------------------------------------------------------------- 2: --overwrite replaces a data-bin only
+
+
+def tree(path):
+    """Every file under ``path`` with its bytes."""
+    out = {}
+    for root, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            out[os.path.relpath(full, path)] = open(full, "rb").read()
+    return out
+
+
+def test_item02_prepare_input_dir_as_destdir_is_refused(tiny_vocab, tmp_path, capsys):
+    raw = tmp_path / "raw"
+    write_jsonl(str(raw / "train.jsonl"), make_records(6, seed=1))
+    write_jsonl(str(raw / "valid.jsonl"), make_records(3, seed=2))
+    before = tree(raw)
+    argv = prepare_args(tiny_vocab, raw, raw / "train.jsonl", "--overwrite")
+    argv[argv.index("--train"):argv.index("--train") + 2] = ["--input", str(raw)]
+    code, _, err = run_cli(prepare_main, argv, capsys)
+    assert code == 2, err
+    assert_one_line_error(err, str(raw), "--destdir", "--input")
+    assert tree(raw) == before
+
+
+@pytest.mark.parametrize("where", ["holds", "inside"])
+def test_item02_prepare_destdir_holding_or_inside_an_input_is_refused(where, tiny_vocab, tmp_path, capsys):
+    if where == "holds":
+        dest = tmp_path / "bin"
+        train = write_jsonl(str(dest / "raw" / "train.jsonl"), make_records(6, seed=1))
+        argv = prepare_args(tiny_vocab, dest, train, "--overwrite")
+    else:
+        raw = tmp_path / "raw"
+        train = write_jsonl(str(raw / "train.jsonl"), make_records(6, seed=1))
+        dest = raw / "bin"
+        argv = prepare_args(tiny_vocab, dest, train)
+        argv[argv.index("--train"):argv.index("--train") + 2] = ["--input", str(raw)]
+    before = open(train, "rb").read()
+    code, _, err = run_cli(prepare_main, argv, capsys)
+    assert code == 2, err
+    assert_one_line_error(err, str(dest), "--destdir", "holds the input" if where == "holds" else "lies inside")
+    assert open(train, "rb").read() == before
+
+
+def test_item02_prepare_library_refuses_a_destdir_that_holds_an_input(tiny_vocab, tmp_path):
+    from summ_plugin.data.config import PrepareConfig
+    from summ_plugin.data.prepare import prepare_data_bin
+    from summ_plugin.errors import UserError
+
+    dest = tmp_path / "bin"
+    train = write_jsonl(str(dest / "train.jsonl"), make_records(6, seed=1))
+    config = PrepareConfig(inputs={"train": train}, destdir=str(dest), encoder_json=tiny_vocab["encoder_json"],
+                           vocab_bpe=tiny_vocab["vocab_bpe"], dict_path=tiny_vocab["dict"], retriever="lead",
+                           overwrite=True)
+    with pytest.raises(UserError, match="holds the input"):
+        prepare_data_bin(config)
+    assert os.path.exists(train)
+
+
+@pytest.mark.parametrize("extra", ["checkpoints/checkpoint_best.pt", "notes.txt", "shard0/notes.txt"])
+def test_item02_overwrite_never_deletes_what_summ_prepare_did_not_write(extra, tiny_vocab, train_file, tmp_path,
+                                                                       capsys):
+    dest = tmp_path / "bin"
+    shards = ["--shards", "2"] if extra.startswith("shard0") else []
+    assert run_cli(prepare_main, prepare_args(tiny_vocab, dest, train_file, *shards), capsys)[0] == 0
+    (dest / extra).parent.mkdir(parents=True, exist_ok=True)
+    (dest / extra).write_bytes(b"precious")
+    before = tree(dest)
+    code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train_file, "--overwrite", *shards), capsys)
+    assert code == 2, err
+    assert_one_line_error(err, str(dest), "did not write", extra.split("/")[0] if "checkpoints" in extra else extra)
+    assert tree(dest) == before
+
+
+def test_item02_overwrite_replaces_a_data_bin_with_its_own_files(tiny_vocab, train_file, tmp_path, capsys):
+    dest = tmp_path / "bin"
+    bad = write_jsonl(str(tmp_path / "train2.jsonl"), make_records(5, seed=1) + [{"id": "x", "summary": "s"}])
+    for shards in ("1", "2", "2", "1"):  # a data-bin with shards and skipped records is replaced
+        argv = prepare_args(tiny_vocab, dest, bad, "--overwrite", "--shards", shards, "--on-bad-record", "skip")
+        code, _, err = run_cli(prepare_main, argv, capsys)
+        assert code == 0, err
+        assert os.path.exists(dest / "train.skipped.jsonl")
+        assert os.path.isdir(dest / "shard1") == (shards == "2")
+
+
+def test_item02_a_file_added_to_the_data_bin_during_the_run_is_kept(tiny_vocab, train_file, tmp_path, capsys,
+                                                                   monkeypatch):
+    import summ_plugin.data.prepare as prepare_module
+
+    dest = tmp_path / "bin"
+    assert run_cli(prepare_main, prepare_args(tiny_vocab, dest, train_file), capsys)[0] == 0
+    real_prepare_split = prepare_module._prepare_split
+
+    def prepare_split_then_someone_adds_a_file(*args, **kwargs):
+        result = real_prepare_split(*args, **kwargs)
+        (dest / "added.txt").write_text("precious")
+        return result
+
+    monkeypatch.setattr(prepare_module, "_prepare_split", prepare_split_then_someone_adds_a_file)
+    code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train_file, "--overwrite"), capsys)
+    assert code == 2
+    assert_one_line_error(err, str(dest), "changed while this run was working")
+    assert (dest / "added.txt").read_text() == "precious"

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_write_text
-from summ_plugin.data.config import PrepareError
+from summ_plugin.data.config import SELECTOR_FILE, SPLITS, PrepareError
 from summ_plugin.errors import UserError
 from summ_plugin.retrieval.budget import DEFAULT_SPLIT_MODE, RESERVED_TOKENS, SEPARATOR_TOKENS
 
@@ -413,13 +413,44 @@ class DataBin:
 # ----------------------------------------------------------------------------- replacing one
 
 
+# what summ-prepare writes, and nothing else: the entries --overwrite may replace
+_ROOT_ONLY_FILES = (PREPARE_JSON, SELECTOR_FILE, "train." + SELECTOR_FILE)
+_SPLIT = "(?:" + "|".join(SPLITS) + ")"
+_DATA_FILE = re.compile(rf"(?:dict\.(?:source|target)\.txt|{_SPLIT}\.source-target\.(?:source|target)\.(?:bin|idx)"
+                        rf"|{_SPLIT}\.(?:meta|skipped)\.jsonl)$")
+
+
+def foreign_entries(dest: str) -> List[str]:
+    """Entries of the data-bin directory ``dest`` that summ-prepare does not write (relative
+    paths, sorted): a user's checkpoints/, raw inputs, notes. ``--overwrite`` never replaces them."""
+    foreign = []
+    for name in sorted(os.listdir(dest)):
+        path = os.path.join(dest, name)
+        if os.path.islink(path):
+            foreign.append(name)
+        elif os.path.isdir(path) and _SHARD_DIR.match(name):
+            foreign.extend(os.path.join(name, inner) for inner in sorted(os.listdir(path))
+                           if not (_DATA_FILE.match(inner) and os.path.isfile(os.path.join(path, inner))
+                                   and not os.path.islink(os.path.join(path, inner))))
+        elif not (os.path.isfile(path) and (name in _ROOT_ONLY_FILES or _DATA_FILE.match(name))):
+            foreign.append(name + (os.sep if os.path.isdir(path) else ""))
+    return foreign
+
+
 def check_destination(dest: str, overwrite: bool) -> None:
-    if not os.path.exists(dest):
+    """A destination summ-prepare may write: absent, or (``--overwrite``) a data-bin it made,
+    holding its files and nothing else (what else is there would be deleted with it)."""
+    if not os.path.lexists(dest):
         return
     if not overwrite:
         raise PrepareError(f"{dest}: already exists (pass --overwrite to replace it)")
-    if not os.path.isdir(dest):
+    if os.path.islink(dest) or not os.path.isdir(dest):
         raise PrepareError(f"{dest}: exists and is not a directory")
     if os.listdir(dest) and not os.path.exists(os.path.join(dest, PREPARE_JSON)):
         # never delete a directory that summ-prepare did not write
         raise PrepareError(f"{dest}: exists and is not a summ-prepare output (no prepare.json); refusing to replace it")
+    foreign = foreign_entries(dest)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f", ... ({len(foreign)} in all)" if len(foreign) > 5 else "")
+        raise PrepareError(f"{dest}: holds files summ-prepare did not write ({shown}); --overwrite replaces a "
+                           "data-bin only, never anything else: move them out or choose another --destdir")

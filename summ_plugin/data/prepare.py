@@ -27,7 +27,7 @@ from typing import Dict, Iterator, List, Tuple
 from tqdm import tqdm
 
 from summ_plugin.atomic import directory_state, publish_directory
-from summ_plugin.safe_io import DestinationBusyError, DestinationLock
+from summ_plugin.safe_io import DestinationBusyError, DestinationLock, check_outputs_are_not_inputs
 from summ_plugin.data.bad_records import BAD_RECORD_MODES, BadRecordPolicy, with_duplicate_check
 from summ_plugin.data.encoder import ExampleEncoder
 from summ_plugin.data.formats import iter_input_records, split_input_path, write_canonical_jsonl
@@ -324,10 +324,24 @@ def build_manifest(config: PrepareConfig, default_choice: Dict, splits: Dict[str
         options={k: v for k, v in config.to_json().items() if k not in _RECORDED_ELSEWHERE})
 
 
+def files_read(config: PrepareConfig) -> List[Tuple[str, str]]:
+    """(option, path) of every file a run reads: the split inputs, the BPE and dictionary, selectors."""
+    files = [(f"--{split}", path) for split, path in config.inputs.items()]
+    files += [("--encoder-json", config.encoder_json), ("--vocab-bpe", config.vocab_bpe), ("--dict", config.dict_path)]
+    for option in ("retriever_options", "train_retriever_options"):
+        selector = (getattr(config, option) or {}).get("selector")
+        if isinstance(selector, str):
+            files.append((f"--{option.replace('_', '-')} selector", selector))
+    return [(label, path) for label, path in files if path]
+
+
 def prepare_data_bin(config: PrepareConfig) -> str:
     """Build the data-bin described by ``config``; return the data path for fairseq-train."""
     validate_config(config)
     dest = os.path.abspath(config.destdir)
+    # the destination is built whole: it must not be, hold or lie inside anything read
+    # (summ-prepare's command line checks the same; this guards every other caller)
+    check_outputs_are_not_inputs(files_read(config), [], [("--destdir", dest)])
     # one writer per destination: a second summ-prepare on the same --destdir stops here
     try:
         with DestinationLock(f"{dest}.summ-prepare"):
