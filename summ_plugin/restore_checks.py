@@ -1,8 +1,11 @@
 """Checks around fairseq's checkpoint restore that stock fairseq-train does not make.
 
-* ``--restore-file`` other than the default ``checkpoint_last.pt`` that does not exist: stock
-  fairseq logs "No existing checkpoint found" at INFO and trains from random initialisation;
-  a typo then costs a whole run. With the plugin it is an error naming the path.
+* ``--restore-file`` other than the default ``checkpoint_last.pt`` that does not exist, or that
+  is a directory (``bart.base`` for ``bart.base/model.pt``): stock fairseq logs "No existing
+  checkpoint found" at INFO and trains from random initialisation; a typo then costs a whole
+  run. With the plugin it is an error naming the path. So is any checkpoint fairseq would
+  restore (also ``checkpoint_last.pt``, ``--finetune-from-model``, ``--continue-once``, hydra's
+  ``checkpoint.restore_file``) that exists but is not a readable file.
 * A checkpoint whose model does not fit ``--arch``: fairseq raises "Cannot load model
   parameters from checkpoint ...; please ensure that the architectures match" with a
   traceback; the plugin says which parameter differs, in one line.
@@ -11,7 +14,7 @@ Installed on import (``import summ_plugin`` / ``--user-dir summ_plugin``).
 """
 import logging
 import re
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from .errors import UserError, find_user_error
 
@@ -24,16 +27,55 @@ class RestoreError(UserError, ValueError):
     """--restore-file cannot be restored: missing, or of another architecture."""
 
 
-def missing_restore_file(cfg: Any, suffix: Optional[str]) -> Optional[str]:
-    """The path fairseq would restore from when the user named one and it does not exist."""
-    from fairseq.file_io import PathManager
+def restore_path(cfg: Any, suffix: Optional[str]) -> Tuple[Optional[str], str]:
+    """(the path fairseq's ``checkpoint_utils.load_checkpoint`` restores from, the option that
+    named it), computed as fairseq computes it; the option is "" for the default
+    ``SAVE_DIR/checkpoint_last.pt``, whose absence just means a first launch."""
+    import os
 
-    restore_file = getattr(cfg, "restore_file", DEFAULT_RESTORE_FILE)
-    if not restore_file or restore_file == DEFAULT_RESTORE_FILE:
-        return None  # the default: no checkpoint_last.pt means a first launch
-    # the same path fairseq's checkpoint_utils.load_checkpoint computes
-    path = restore_file.replace(".pt", suffix + ".pt") if suffix is not None else restore_file
-    return None if PathManager.exists(path) else path
+    restore_file = getattr(cfg, "restore_file", DEFAULT_RESTORE_FILE) or DEFAULT_RESTORE_FILE
+    if restore_file != DEFAULT_RESTORE_FILE:
+        return (restore_file.replace(".pt", suffix + ".pt") if suffix is not None else restore_file), "--restore-file"
+    path = os.path.join(getattr(cfg, "save_dir", "checkpoints"), f"checkpoint_last{suffix or ''}.pt")
+    if not os.path.lexists(path):
+        if getattr(cfg, "continue_once", None) is not None:
+            return cfg.continue_once, "--continue-once"
+        if getattr(cfg, "finetune_from_model", None) is not None:
+            return cfg.finetune_from_model, "--finetune-from-model"
+    return path, ""
+
+
+def restore_file_problem(cfg: Any, suffix: Optional[str]) -> Optional[str]:
+    """Why fairseq would not restore what the user meant (one line naming the path), or None.
+
+    fairseq restores only ``PathManager.isfile(path)`` and otherwise starts from random
+    initialisation: a missing path the user named, a directory, an unreadable file all land
+    there with exit status 0."""
+    import os
+
+    path, option = restore_path(cfg, suffix)
+    if path is None:
+        return None
+    label = f"{option} {path}" if option else path
+    if not os.path.lexists(path):
+        if not option:
+            return None  # the default: no checkpoint_last.pt means a first launch
+        return (f"{label}: no such file; training would start from random initialisation. "
+                "Fix the path (or leave --restore-file out to resume from checkpoint_last.pt in --save-dir)")
+    if os.path.isdir(path):
+        hint = ""
+        if os.path.isfile(os.path.join(path, "model.pt")):
+            hint = f" (did you mean {os.path.join(path, 'model.pt')}?)"
+        return (f"{label}: is a directory, not a checkpoint file{hint}; training would start from random "
+                "initialisation. Give the checkpoint file itself")
+    if not os.path.isfile(path):
+        return f"{label}: not a regular file; give a checkpoint file"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        return f"{label}: cannot be read ({err.strerror or err}); training would start from random initialisation"
+    return None
 
 
 _DETAIL = re.compile(r"(size mismatch for [^\n]*|Missing key\(s\)[^\n]*|Unexpected key\(s\)[^\n]*)")
@@ -54,12 +96,9 @@ def architecture_mismatch_detail(err: BaseException) -> Optional[str]:
 
 def load_checkpoint_checked(original, cfg, trainer, **passthrough_args):
     """fairseq's ``checkpoint_utils.load_checkpoint`` with the checks of this module."""
-    missing = missing_restore_file(cfg, getattr(trainer, "checkpoint_suffix", ""))
-    if missing is not None:
-        raise RestoreError(
-            f"--restore-file {missing}: no such file; training would start from random initialisation. "
-            "Fix the path (or leave --restore-file out to resume from checkpoint_last.pt in --save-dir)"
-        )
+    problem = restore_file_problem(cfg, getattr(trainer, "checkpoint_suffix", ""))
+    if problem is not None:
+        raise RestoreError(problem)
     try:
         return original(cfg, trainer, **passthrough_args)
     except Exception as err:

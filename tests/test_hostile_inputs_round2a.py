@@ -308,3 +308,85 @@ def test_item02_a_file_added_to_the_data_bin_during_the_run_is_kept(tiny_vocab, 
     assert code == 2
     assert_one_line_error(err, str(dest), "changed while this run was working")
     assert (dest / "added.txt").read_text() == "precious"
+
+
+# ----------------------------------------------------------------------------- 3: --restore-file that is not a file
+
+
+def restore_cfg(tmp_path, **values):
+    from types import SimpleNamespace
+
+    base = {"restore_file": "checkpoint_last.pt", "save_dir": str(tmp_path / "ckpt"), "continue_once": None,
+            "finetune_from_model": None}
+    base.update(values)
+    return SimpleNamespace(**base)
+
+
+def test_item03_restore_file_that_is_a_directory_is_named(tmp_path):
+    from summ_plugin.restore_checks import restore_file_problem
+
+    bart = tmp_path / "bart.base"
+    bart.mkdir()
+    (bart / "model.pt").write_bytes(b"weights")
+    problem = restore_file_problem(restore_cfg(tmp_path, restore_file=str(bart)), "")
+    assert f"--restore-file {bart}: is a directory" in problem and str(bart / "model.pt") in problem
+    assert restore_file_problem(restore_cfg(tmp_path, restore_file=str(bart / "model.pt")), "") is None
+
+
+@pytest.mark.parametrize("option", ["finetune_from_model", "continue_once", "checkpoint_last"])
+def test_item03_every_restore_path_that_is_a_directory_is_named(option, tmp_path):
+    from summ_plugin.restore_checks import restore_file_problem
+
+    directory = tmp_path / "ckpt" / "checkpoint_last.pt" if option == "checkpoint_last" else tmp_path / "dir"
+    directory.mkdir(parents=True)
+    cfg = restore_cfg(tmp_path, **({} if option == "checkpoint_last" else {option: str(directory)}))
+    problem = restore_file_problem(cfg, "")
+    assert problem is not None and f"{directory}: is a directory" in problem
+    # the default with nothing there is a first launch, not an error
+    assert restore_file_problem(restore_cfg(tmp_path / "fresh"), "") is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_item03_unreadable_restore_file_is_named(tmp_path):
+    from summ_plugin.restore_checks import restore_file_problem
+
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"weights")
+    checkpoint.chmod(0)
+    problem = restore_file_problem(restore_cfg(tmp_path, restore_file=str(checkpoint)), "")
+    assert problem is not None and "cannot be read" in problem and str(checkpoint) in problem
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
+def test_item03_fairseq_train_restore_file_directory_stops(tiny_data_bin, tmp_path):
+    from tests._fairseq import fairseq_train
+    from tests.test_reliability import fairseq_error_line
+
+    bart = tmp_path / "bart.base"
+    bart.mkdir()
+    proc = fairseq_train(tiny_data_bin, str(tmp_path / "ckpt"), "--max-update", "1", "--restore-file", str(bart),
+                         check=False)
+    line = fairseq_error_line(proc)
+    assert "RestoreError" in line and f"{bart}: is a directory" in line
+    assert "No existing checkpoint found" not in proc.stdout
+    assert not os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
+def test_item03_hydra_checkpoint_restore_file_directory_stops(tiny_data_bin, tmp_path):
+    from tests._fairseq import PLUGIN_DIR, REPO, run, script
+
+    bart = tmp_path / "bart.base"
+    bart.mkdir()
+    save = tmp_path / "hydra_ckpt"
+    proc = run([
+        script("fairseq-hydra-train"), "--config-dir", os.path.join(REPO, "conf"), "--config-name", "tiny",
+        f"task.data={tiny_data_bin}", f"common.user_dir={PLUGIN_DIR}", f"checkpoint.save_dir={save}",
+        f"checkpoint.restore_file={bart}", "optimization.max_update=1",
+    ], cwd=str(tmp_path), check=False)
+    assert proc.returncode != 0
+    assert f"{bart}: is a directory" in proc.stdout
+    assert "No existing checkpoint found" not in proc.stdout
+    assert not (save / "checkpoint_last.pt").exists()
