@@ -390,3 +390,158 @@ def test_item03_hydra_checkpoint_restore_file_directory_stops(tiny_data_bin, tmp
     assert f"{bart}: is a directory" in proc.stdout
     assert "No existing checkpoint found" not in proc.stdout
     assert not (save / "checkpoint_last.pt").exists()
+
+
+# ----------------------------------------------------------------------------- 6: corrupt prepare.json, invisible text, empty vocab input
+
+
+def copy_data_bin(tiny_data_bin, tmp_path):
+    import shutil
+
+    data_bin = tmp_path / "data-bin"
+    shutil.copytree(tiny_data_bin, data_bin)
+    return data_bin
+
+
+def break_manifest(data_bin, how):
+    manifest = data_bin / "prepare.json"
+    if how == "directory":
+        manifest.unlink()
+        manifest.mkdir()
+    elif how == "dangling link":
+        manifest.unlink()
+        manifest.symlink_to(data_bin / "gone.json")
+    elif how == "truncated":
+        manifest.write_text(manifest.read_text()[:40])
+    else:  # a value no summ-prepare writes
+        obj = json.loads(manifest.read_text())
+        obj["budget"]["max_source_positions"] = {"negative budget": -5, "zero budget": 0}[how]
+        manifest.write_text(json.dumps(obj))
+
+
+@pytest.mark.parametrize("how", ["directory", "dangling link", "truncated", "negative budget", "zero budget"])
+def test_item06_task_refuses_a_corrupt_prepare_json(how, tiny_data_bin, tmp_path):
+    from summ_plugin.data.data_bin import DataBinError
+    from summ_plugin.tasks.positions_check import check_positions_fit_data
+
+    data_bin = copy_data_bin(tiny_data_bin, tmp_path)
+    break_manifest(data_bin, how)
+    with pytest.raises(DataBinError) as raised:
+        check_positions_fit_data(str(data_bin), 1024, "task")  # what setup_task and build_model call
+    assert str(data_bin / "prepare.json") in str(raised.value)
+
+
+def test_item06_data_bin_manifest_with_zero_shards_is_refused(tiny_data_bin, tmp_path):
+    from summ_plugin.data.data_bin import DataBin, DataBinError
+
+    data_bin = copy_data_bin(tiny_data_bin, tmp_path)
+    obj = json.loads((data_bin / "prepare.json").read_text())
+    obj["shards"] = 0
+    (data_bin / "prepare.json").write_text(json.dumps(obj))
+    with pytest.raises(DataBinError, match="'shards': expected at least 1"):
+        DataBin.locate(str(data_bin))
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("fairseq_processes")
+def test_item06_fairseq_train_stops_on_a_prepare_json_that_is_a_directory(tiny_data_bin, tmp_path):
+    from tests._fairseq import fairseq_train
+    from tests.test_reliability import fairseq_error_line
+
+    data_bin = copy_data_bin(tiny_data_bin, tmp_path)
+    break_manifest(data_bin, "directory")
+    # the model has fewer positions than the data was prepared for: the skipped check let this train
+    proc = fairseq_train(str(data_bin), str(tmp_path / "ckpt"), "--max-update", "1", "--max-source-positions", "32",
+                         "--skip-invalid-size-inputs-valid-test", check=False)
+    line = fairseq_error_line(proc)
+    assert "DataBinError" in line and str(data_bin / "prepare.json") in line
+    assert not os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
+
+
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+@pytest.mark.parametrize("field", ["document", "summary"])
+def test_item06_invisible_only_text_is_a_bad_record(field, tiny_vocab, tmp_path, capsys):
+    records = make_records(6, seed=1)
+    records[2][field] = ZERO_WIDTH + " \u200b"
+    train = write_jsonl(str(tmp_path / "train.jsonl"), records)
+    dest = tmp_path / "bin"
+    code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train), capsys)
+    assert code == 2
+    assert_one_line_error(err, f"{train}:3", f"empty {field}", "invisible")
+    assert not dest.exists()
+    code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train, "--on-bad-record", "skip"), capsys)
+    assert code == 0, err
+    skipped = [json.loads(line) for line in (dest / "train.skipped.jsonl").read_text().splitlines()]
+    assert [s["id"] for s in skipped] == [records[2]["id"]]
+    assert sum(1 for _ in open(dest / "train.meta.jsonl")) == 5
+
+
+def test_item06_invisible_only_documents_are_bad_records_for_the_selector_tools(tmp_path, capsys):
+    records = make_records(6, seed=1)
+    records[1]["documents"] = [ZERO_WIDTH, "\u00ad"]
+    del records[1]["document"]
+    train = write_jsonl(str(tmp_path / "train.jsonl"), records)
+    code, _, err = run_cli(train_selector_main, ["--input", train, "--out", str(tmp_path / "s.json"),
+                                                 "--log-level", "WARNING"], capsys)
+    assert code == 2
+    assert_one_line_error(err, f"{train}:2", "empty document", "invisible")
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", json.dumps({"id": "a", "document": ZERO_WIDTH}) + "\n"])
+def test_item06_make_vocab_on_empty_input_refuses_and_writes_nothing(content, tmp_path, capsys):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(content)
+    out = tmp_path / "vocab"
+    code, _, err = run_cli(make_vocab_main, ["--input", str(corpus), "--vocab-size", "300", "--out", str(out),
+                                             "--on-bad-record", "skip", "--log-level", "WARNING"], capsys)
+    assert code == 2, err
+    assert_one_line_error(err, str(corpus), "no text")
+    assert not out.exists() or os.listdir(out) == []
+
+
+@pytest.mark.parametrize("failure", ["bad record", "disk full while counting"])
+def test_item06_failed_make_vocab_leaves_nothing_and_the_rerun_works(failure, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import summ_plugin.data.bpe as bpe_module
+
+    good = write_jsonl(str(tmp_path / "a.jsonl"), make_records(6, seed=1))
+    bad = tmp_path / "b.jsonl"
+    bad.write_text('{"id": "x", "document": "fine text", "summary": "s"}\n'
+                   + ('{"id": \n' if failure == "bad record" else ""))
+    out = tmp_path / "vocab"
+    argv = ["--input", f"{good},{bad}", "--vocab-size", "300", "--out", str(out), "--log-level", "WARNING"]
+    with monkeypatch.context() as patch:
+        if failure != "bad record":  # the BPE is trained; writing dict.txt fails
+            def full_disk(*args, **kwargs):
+                raise OSError(errno.ENOSPC, "No space left on device", str(out / "dict.txt"))
+
+            patch.setattr(bpe_module, "build_dictionary", full_disk)
+        code, _, err = run_cli(make_vocab_main, argv, capsys)
+    assert code == 2
+    assert_one_line_error(err, f"{bad}:2" if failure == "bad record" else "no space left on device")
+    assert not out.exists() or os.listdir(out) == []  # no encoder.json / vocab.bpe, no scratch directory
+    bad.write_text('{"id": "x", "document": "fine text", "summary": "s"}\n')
+    code, _, err = run_cli(make_vocab_main, argv, capsys)
+    assert code == 0, err  # not "already holds encoder.json"
+    assert sorted(os.listdir(out)) == ["dict.txt", "encoder.json", "vocab.bpe"]
+
+
+def test_item06_make_vocab_with_given_bpe_files_in_out_recounts_the_dictionary(tiny_vocab, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "vocab"
+    out.mkdir()
+    for key, name in (("encoder_json", "encoder.json"), ("vocab_bpe", "vocab.bpe")):
+        shutil.copyfile(tiny_vocab[key], out / name)
+    corpus = write_jsonl(str(tmp_path / "c.jsonl"), make_records(3, seed=4))
+    before = (out / "encoder.json").read_bytes()
+    code, _, err = run_cli(make_vocab_main, ["--input", corpus, "--encoder-json", str(out / "encoder.json"),
+                                             "--vocab-bpe", str(out / "vocab.bpe"), "--out", str(out), "--overwrite",
+                                             "--log-level", "WARNING"], capsys)
+    assert code == 0, err
+    assert (out / "encoder.json").read_bytes() == before
+    assert (out / "dict.txt").exists()

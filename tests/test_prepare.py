@@ -168,7 +168,7 @@ BAD_LINES = {
     "invalid UTF-8": (b'{"id": "x", "document": "A \xff b.", "summary": "s"}\n', "invalid UTF-8"),
     "duplicate id": (b'{"id": "doc1-1", "document": "A b.", "summary": "s"}\n', "duplicate id 'doc1-1'"),
     "control chars only": (b'{"id": "x", "document": "\\u0001\\u0002", "summary": "s"}\n',
-                           "empty document after removing control characters"),
+                           "empty document: only invisible characters"),
 }
 
 

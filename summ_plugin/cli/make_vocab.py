@@ -95,36 +95,84 @@ def check_output_dir(out_dir: str, overwrite: bool) -> None:
 def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: str = "auto",
                encoder_json: Optional[str] = None, vocab_bpe: Optional[str] = None,
                on_bad_record: str = "error", min_frequency: int = 2, overwrite: bool = True, fields=None) -> str:
-    from summ_plugin.data.bpe import BPEFileError, build_dictionary, load_gpt2_bpe, train_byte_level_bpe
+    """Write encoder.json, vocab.bpe and dict.txt to ``out_dir``; return dict.txt's path.
+
+    Everything is built in ``OUT/vocab.tmp-PID`` and moved into place at the end, so a failed
+    run (bad record, no text, Ctrl-C) leaves none of the three behind (a rerun is not then
+    refused with "already holds"); a killed run's scratch directory is removed by the next run."""
+    from summ_plugin.safe_io import remove_stale_temps, temp_path
 
     for path in paths:
         if not os.path.exists(path):
             raise VocabError(f"{path}: input file not found")
+    if (encoder_json or vocab_bpe) and not (encoder_json and vocab_bpe):
+        raise VocabError("give both --encoder-json and --vocab-bpe, or neither (then --vocab-size trains one)")
+    if not (encoder_json or vocab_size):
+        raise VocabError("give --vocab-size to train a BPE (or --encoder-json/--vocab-bpe to use one)")
     check_output_dir(out_dir, overwrite)
     os.makedirs(out_dir, exist_ok=True)
-    out_encoder, out_vocab = os.path.join(out_dir, "encoder.json"), os.path.join(out_dir, "vocab.bpe")
-    if encoder_json or vocab_bpe:
-        if not (encoder_json and vocab_bpe):
-            raise VocabError("give both --encoder-json and --vocab-bpe, or neither (then --vocab-size trains one)")
-        for src, dst in ((encoder_json, out_encoder), (vocab_bpe, out_vocab)):
-            if os.path.abspath(src) != os.path.abspath(dst):
-                shutil.copyfile(src, dst)
+    remove_stale_temps(out_dir, SCRATCH)
+    scratch = temp_path(os.path.join(out_dir, SCRATCH))
+    shutil.rmtree(scratch, ignore_errors=True)  # our own PID's: a dead process that had it
+    os.mkdir(scratch)
+    try:
+        _build_vocab(paths, scratch, vocab_size, fmt, encoder_json, vocab_bpe, on_bad_record, min_frequency, fields)
+        for name in VOCAB_FILES:  # dict.txt last: its presence marks a complete vocabulary
+            os.replace(os.path.join(scratch, name), os.path.join(out_dir, name))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return os.path.join(out_dir, "dict.txt")
+
+
+# the scratch directory of a run: OUT/vocab.tmp-PID
+SCRATCH = "vocab"
+
+
+def _build_vocab(paths, scratch, vocab_size, fmt, encoder_json, vocab_bpe, on_bad_record, min_frequency, fields) -> None:
+    from summ_plugin.data.bpe import BPEFileError, build_dictionary, load_gpt2_bpe, train_byte_level_bpe
+
+    out_encoder, out_vocab = os.path.join(scratch, "encoder.json"), os.path.join(scratch, "vocab.bpe")
+    if encoder_json:
+        shutil.copyfile(encoder_json, out_encoder)
+        shutil.copyfile(vocab_bpe, out_vocab)
     else:
-        if not vocab_size:
-            raise VocabError("give --vocab-size to train a BPE (or --encoder-json/--vocab-bpe to use one)")
+        counted = _Counted(iter_texts(paths, fmt, on_bad_record, fields))
         try:
-            train_byte_level_bpe(iter_texts(paths, fmt, on_bad_record, fields), vocab_size, out_dir, min_frequency=min_frequency)
+            train_byte_level_bpe(counted, vocab_size, scratch, min_frequency=min_frequency)
         except ValueError as err:
             raise VocabError(str(err)) from None
+        counted.require_text(paths)
     try:
         bpe = load_gpt2_bpe(out_encoder, out_vocab)
     except BPEFileError as err:
-        raise VocabError(str(err)) from None
+        # name the file the user gave, not the scratch copy
+        raise VocabError(str(err).replace(out_encoder, encoder_json or out_encoder)
+                         .replace(out_vocab, vocab_bpe or out_vocab)) from None
     # every BPE symbol gets a dict entry (count 0 if unseen): no <unk> on valid/test text
-    streams = (bpe.encode(" " + text) for text in tqdm(iter_texts(paths, fmt, on_bad_record, fields), desc="counting", unit=" texts"))
-    dict_path = os.path.join(out_dir, "dict.txt")
-    build_dictionary(streams, dict_path, include_ids=bpe.ids)
-    return dict_path
+    counted = _Counted(iter_texts(paths, fmt, on_bad_record, fields))
+    streams = (bpe.encode(" " + text) for text in tqdm(counted, desc="counting", unit=" texts"))
+    build_dictionary(streams, os.path.join(scratch, "dict.txt"), include_ids=bpe.ids)
+    counted.require_text(paths)
+
+
+class _Counted:
+    """An iterator of texts that counts the non-blank ones (a corpus of none makes no vocabulary)."""
+
+    def __init__(self, texts: Iterator[str]):
+        self.texts, self.n = texts, 0
+
+    def __iter__(self):
+        from summ_plugin.data.records import is_blank
+
+        for text in self.texts:
+            if not is_blank(text):
+                self.n += 1
+            yield text
+
+    def require_text(self, paths: List[str]) -> None:
+        if self.n == 0:
+            raise VocabError(f"{', '.join(paths)}: no text to build a vocabulary from (no records, or only "
+                             "empty or invisible text); nothing written")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -187,7 +187,7 @@ class _Reader:
     def __init__(self, obj: Dict, path: str):
         self.obj, self.path = obj, path
 
-    def get(self, dotted: str, kind, default=None, required: bool = False):
+    def get(self, dotted: str, kind, default=None, required: bool = False, minimum: Optional[int] = None):
         value: Any = self.obj
         for part in dotted.split("."):
             value = value.get(part) if isinstance(value, dict) else None
@@ -197,6 +197,8 @@ class _Reader:
                 return default
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise DataBinError(f"{self.path}: key '{dotted}': expected an integer, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise DataBinError(f"{self.path}: key '{dotted}': expected at least {minimum}, got {value!r}")
         if kind is not int and not isinstance(value, kind):
             raise DataBinError(f"{self.path}: key '{dotted}': expected {kind.__name__}, got {value!r}")
         return value
@@ -220,10 +222,10 @@ class _Reader:
 
 def _read_v2(r: _Reader) -> PrepareManifest:
     budget = PreparedBudget(
-        r.get("budget.max_source_positions", int, required=True),
-        r.get("budget.max_target_positions", int, required=True),
-        r.get("budget.reserved_tokens", int, required=True),
-        r.get("budget.separator_tokens", int, required=True),
+        r.get("budget.max_source_positions", int, required=True, minimum=1),
+        r.get("budget.max_target_positions", int, required=True, minimum=1),
+        r.get("budget.reserved_tokens", int, required=True, minimum=0),
+        r.get("budget.separator_tokens", int, required=True, minimum=0),
         r.get("budget.split_mode", str, required=True))
     retrievers = {split: r.retriever(f"retrievers.{split}") for split in r.get("retrievers", dict, {})}
 
@@ -233,7 +235,8 @@ def _read_v2(r: _Reader) -> PrepareManifest:
     return PrepareManifest(
         budget=budget, retrievers=retrievers, encoder_json=recorded("encoder_json"),
         vocab_bpe=recorded("vocab_bpe"), dictionary=recorded("dictionary"),
-        dictionary_size=r.get("files.dictionary.size", int), shards=r.get("shards", int, required=True),
+        dictionary_size=r.get("files.dictionary.size", int, minimum=0),
+        shards=r.get("shards", int, required=True, minimum=1),
         splits=r.splits(), default_choice=dict(r.get("default_choice", dict, {})),
         options=dict(r.get("options", dict, {})), format_version=2)
 
@@ -248,10 +251,12 @@ def _read_v1(r: _Reader) -> PrepareManifest:
     """Version 1: the budget under "budget" and "options", the retrievers under "retrieval",
     "options" and each split, the shard count twice; older files lack "retrieval"."""
     budget = PreparedBudget(
-        r.get("budget.max_source_positions", int) or r.get("options.max_source_positions", int, required=True),
-        r.get("budget.max_target_positions", int) or r.get("options.max_target_positions", int, required=True),
-        r.get("budget.reserved_tokens", int, RESERVED_TOKENS),
-        r.get("budget.separator_tokens", int, SEPARATOR_TOKENS),
+        r.get("budget.max_source_positions", int, minimum=1)
+        or r.get("options.max_source_positions", int, required=True, minimum=1),
+        r.get("budget.max_target_positions", int, minimum=1)
+        or r.get("options.max_target_positions", int, required=True, minimum=1),
+        r.get("budget.reserved_tokens", int, RESERVED_TOKENS, minimum=0),
+        r.get("budget.separator_tokens", int, SEPARATOR_TOKENS, minimum=0),
         r.get("options.split_mode", str, DEFAULT_SPLIT_MODE))
     splits = r.splits(dropped=("retriever", "retriever_options"))
     retrievers: Dict[str, RetrieverSetting] = {}
@@ -277,8 +282,9 @@ def _read_v1(r: _Reader) -> PrepareManifest:
         encoder_json=RecordedFile(r.get("options.encoder_json", str), sha.get("encoder_json")),
         vocab_bpe=RecordedFile(r.get("options.vocab_bpe", str), sha.get("vocab_bpe")),
         dictionary=RecordedFile(r.get("options.dict_path", str), sha.get("dict")),
-        dictionary_size=r.get("dictionary_size", int),
-        shards=r.get("shards", int) or r.get("options.shards", int, 1), splits=splits, default_choice=chosen,
+        dictionary_size=r.get("dictionary_size", int, minimum=0),
+        shards=r.get("shards", int, minimum=1) or r.get("options.shards", int, 1, minimum=1), splits=splits,
+        default_choice=chosen,
         options={k: v for k, v in r.get("options", dict, {}).items() if k not in _V1_OPTIONS_MOVED},
         format_version=1)
 
@@ -347,10 +353,12 @@ class DataBin:
         if not first:
             raise DataBinError("no data-bin given (empty data path)")
         first = os.path.abspath(first)
-        if os.path.isfile(os.path.join(first, PREPARE_JSON)):
+        # lexists: a prepare.json that is a directory, a dangling link or unreadable is an
+        # error too (isfile would skip it, and with it the budget check)
+        if os.path.lexists(os.path.join(first, PREPARE_JSON)):
             return cls.read(first)
         parent = os.path.dirname(first)
-        if _SHARD_DIR.match(os.path.basename(first)) and os.path.isfile(os.path.join(parent, PREPARE_JSON)):
+        if _SHARD_DIR.match(os.path.basename(first)) and os.path.lexists(os.path.join(parent, PREPARE_JSON)):
             outer = cls.read(parent)
             if first in outer.shard_dirs:
                 return outer

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from summ_plugin.data.config import PrepareConfig
-from summ_plugin.data.records import BadRecordError, Record
+from summ_plugin.data.records import BadRecordError, Record, is_blank
 from summ_plugin.data.text import clean_record, target_text
 from summ_plugin.retrieval import Selection, approx_token_count, build_retriever, retrieval_coverage
 from summ_plugin.retrieval.budget import DEFAULT_SPLIT_MODE, Budget
@@ -176,6 +176,6 @@ class ExampleEncoder:
         """Clean a raw record and encode it: ``(example, whether cleaning changed it)``.
         A record with nothing left to read raises BadRecordError."""
         record, cleaned = clean_record(record)
-        if not any(d.strip() for d in record.documents):
+        if all(is_blank(d) for d in record.documents):
             raise BadRecordError(record.location, "empty document after removing control characters", record.id)
         return self.encode_example(record, retriever, use_reference), cleaned

@@ -5,10 +5,25 @@ ends up as a stream of :class:`Record` (read by :mod:`summ_plugin.data.formats`)
 and binarization only ever see these.
 Errors name the file and line (or row) so that a user can fix the input.
 """
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from summ_plugin.errors import UserError
+
+# categories of characters that show nothing: controls, format characters (zero-width space,
+# joiners, word joiner, BOM, soft hyphen, direction marks) and lone surrogates
+_INVISIBLE = {"Cc", "Cf", "Cs"}
+INVISIBLE_ONLY = "only invisible characters (control, zero-width, format)"
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` has nothing to read: only whitespace and invisible characters
+    (``"\u200b\u200b"`` is blank; str.strip() keeps it)."""
+    for char in text:
+        if not char.isspace() and unicodedata.category(char) not in _INVISIBLE:
+            return False
+    return True
 
 
 class BadRecordError(UserError, ValueError):
@@ -130,6 +145,8 @@ def record_from_dict(
         raise BadRecordError(location, f"missing field '{fields.document}' (or '{fields.documents}')", rid)
     if not any(d.strip() for d in docs):
         raise BadRecordError(location, "empty document", rid)
+    if all(is_blank(d) for d in docs):
+        raise BadRecordError(location, f"empty document: {INVISIBLE_ONLY}", rid)
 
     try:
         summary = _optional_text(obj, fields.summary, location)
@@ -143,6 +160,8 @@ def record_from_dict(
             raise BadRecordError(location, f"missing field '{fields.summary}'", rid)
         if not summary.strip():
             raise BadRecordError(location, "empty summary", rid)
-    if query is not None and not query.strip():
+        if is_blank(summary):
+            raise BadRecordError(location, f"empty summary: {INVISIBLE_ONLY}", rid)
+    if query is not None and is_blank(query):
         query = None
     return Record(id=rid, documents=docs, summary=summary, query=query, title=title, location=location)
