@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_output, atomic_write_text
 from summ_plugin.data.data_bin import DataBinError, PrepareManifest, read_manifest
+from summ_plugin.data.formats.jsonl import JSONTextError, parse_json
 from summ_plugin.errors import UserError
 from summ_plugin.rouge import ROUGE_TYPES
 
@@ -97,12 +98,12 @@ def parse_log(path: str) -> TrainingLog:
                 continue
             tag = match.group("tag").strip()
             try:
-                stats = json.loads(match.group("msg"))
-            except json.JSONDecodeError as e:
+                stats = parse_json(match.group("msg"))
+            except JSONTextError as e:
                 # other loggers print python dicts (the config); a stats line cut short by a
                 # killed run is worth a warning, not a failed report
                 if tag == "train_inner" or tag == "train" or tag.startswith("valid"):
-                    logger.warning("%s:%d: skipping a %s line that is not valid json (%s)", path, number, tag, e.msg)
+                    logger.warning("%s:%d: skipping a %s line that is not valid json (%s)", path, number, tag, e.reason)
                 continue
             if not isinstance(stats, dict):
                 continue

@@ -545,3 +545,124 @@ def test_item06_make_vocab_with_given_bpe_files_in_out_recounts_the_dictionary(t
     assert code == 0, err
     assert (out / "encoder.json").read_bytes() == before
     assert (out / "dict.txt").exists()
+
+
+# ----------------------------------------------------------------------------- 11: integers past Python's 4300-digit limit
+
+HUGE = "9" * 5000  # int() refuses more than 4300 digits (sys.get_int_max_str_digits)
+
+
+def with_huge_integer_line(path, records, at=2, key="id"):
+    """JSONL ``records`` with line ``at`` (1-based) holding a 5000-digit integer under ``key``."""
+    lines = [json.dumps(r) for r in records]
+    broken = dict(records[at - 1])
+    broken[key] = 0
+    lines[at - 1] = json.dumps(broken).replace(f'"{key}": 0', f'"{key}": {HUGE}')
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("key", ["id", "summary"])
+def test_item11_prepare_names_the_line_and_skips_it(key, tiny_vocab, tmp_path, capsys):
+    train = with_huge_integer_line(tmp_path / "train.jsonl", make_records(6, seed=1), key=key)
+    dest = tmp_path / "bin"
+    code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train), capsys)
+    assert code == 2
+    assert_one_line_error(err, f"summ-prepare: error: {train}:2:", "4300 digits")
+    assert not dest.exists()
+    code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, dest, train, "--on-bad-record", "skip"), capsys)
+    assert code == 0, err
+    skipped = [json.loads(line) for line in (dest / "train.skipped.jsonl").read_text().splitlines()]
+    assert [s["location"] for s in skipped] == [f"{train}:2"]
+
+
+def test_item11_train_selector_and_eval_retrieval_name_the_line(tmp_path, capsys):
+    train = with_huge_integer_line(tmp_path / "train.jsonl", make_records(6, seed=1), at=4)
+    code, _, err = run_cli(train_selector_main, ["--input", train, "--out", str(tmp_path / "s.json"),
+                                                 "--log-level", "WARNING"], capsys)
+    assert code == 2
+    assert_one_line_error(err, f"summ-train-selector: error: {train}:4:", "4300 digits")
+    code, _, err = run_cli(eval_retrieval_main, ["--input", train, "--retrievers", "lead", "--log-level", "WARNING"],
+                           capsys)
+    assert code == 2
+    assert_one_line_error(err, f"summ-eval-retrieval: error: {train}:4:", "4300 digits")
+    code, out, err = run_cli(eval_retrieval_main, ["--input", train, "--retrievers", "lead", "--on-bad-record", "skip",
+                                                   "--log-level", "WARNING"], capsys)
+    assert code == 0, err
+    assert "5 records" in out
+
+
+def test_item11_raw_directory_path_names_the_line(tiny_vocab, tmp_path):
+    import shutil
+
+    from summ_plugin.tasks.retrieve_summarize import RetrieveSummarizeConfig, RetrieveSummarizeTask
+    from summ_plugin.errors import UserError
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    train = with_huge_integer_line(raw / "train.jsonl", make_records(6, seed=1), at=3)
+    write_jsonl(str(raw / "valid.jsonl"), make_records(3, seed=2))
+    for key, name in (("encoder_json", "encoder.json"), ("vocab_bpe", "vocab.bpe"), ("dict", "dict.txt")):
+        shutil.copyfile(tiny_vocab[key], raw / name)
+    cfg = RetrieveSummarizeConfig(data=str(raw), retriever="lead", train_retriever="oracle", max_source_positions=96,
+                                  raw_cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(UserError) as raised:
+        RetrieveSummarizeTask.setup_task(cfg)
+    assert f"{train}:3" in str(raised.value) and "4300 digits" in str(raised.value)
+
+
+def test_item11_score_and_make_vocab_name_the_line(scored_files, tmp_path, capsys):
+    refs, hyps = scored_files
+    rows = [json.loads(line) for line in hyps.read_text().splitlines()]
+    bad_hyps = with_huge_integer_line(tmp_path / "bad_hyps.jsonl", rows, at=3)
+    code, _, err = run_cli(score_main, ["--hyps", bad_hyps, "--refs", str(refs), "--bootstrap", "0", "--quiet"], capsys)
+    assert code == 2
+    assert_one_line_error(err, f"summ-score: error: {bad_hyps}:3", "4300 digits")
+    corpus = with_huge_integer_line(tmp_path / "corpus.jsonl", make_records(4, seed=1), at=2)
+    code, _, err = run_cli(make_vocab_main, ["--input", corpus, "--vocab-size", "300", "--out", str(tmp_path / "v"),
+                                             "--log-level", "WARNING"], capsys)
+    assert code == 2
+    assert_one_line_error(err, f"summ-make-vocab: error: {corpus}:2", "4300 digits")
+
+
+def test_item11_csv_documents_cell_with_a_huge_integer_is_a_bad_record(tiny_vocab, tmp_path, capsys):
+    train = tmp_path / "train.csv"
+    train.write_text(f"id,documents,summary\na,\"[\"\"One doc.\"\"]\",Sum.\nb,[{HUGE}],Sum.\n")
+    code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, tmp_path / "bin", train), capsys)
+    assert code == 2
+    assert_one_line_error(err, str(train), "column 'documents'", "4300 digits")
+
+
+@pytest.mark.parametrize("which", ["prepare.json", "selector", "encoder.json", "retriever option"])
+def test_item11_json_files_and_options_with_a_huge_integer_are_one_line(which, tiny_vocab, tiny_data_bin, tmp_path,
+                                                                       capsys):
+    from summ_plugin.data.data_bin import DataBin, DataBinError
+    from summ_plugin.retrieval.learned import LearnedSelector
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n  "format": 1,\n  "n": ' + HUGE + "\n}\n")
+    if which == "prepare.json":
+        data_bin = copy_data_bin(tiny_data_bin, tmp_path)
+        (data_bin / "prepare.json").write_bytes(bad.read_bytes())
+        with pytest.raises(DataBinError, match=r"prepare.json:3: .*4300 digits"):
+            DataBin.locate(str(data_bin))
+    elif which == "selector":
+        with pytest.raises(ValueError, match=r"bad.json: .*4300 digits.*line 3"):
+            LearnedSelector.load(str(bad))
+    else:
+        train = write_jsonl(str(tmp_path / "train.jsonl"), make_records(4, seed=1))
+        argv = prepare_args(tiny_vocab, tmp_path / "bin", train)
+        if which == "encoder.json":
+            argv[argv.index("--encoder-json") + 1] = str(bad)
+        else:
+            argv[argv.index("--retriever") + 1] = "bm25"
+            argv += ["--retriever-options", '{"k1": ' + HUGE + "}"]
+        code, _, err = run_cli(prepare_main, argv, capsys)
+        assert code == 2
+        if which == "encoder.json":
+            line = assert_one_line_error(err, str(bad), "4300 digits", "line 3")
+        else:  # argparse's way: the usage, then the error line
+            assert "Traceback" not in err
+            line = err.strip().splitlines()[-1]
+            assert "--retriever-options" in line and "4300 digits" in line
+        assert len(line) < 400  # not the 5000 digits back

@@ -20,7 +20,6 @@ record-reading options, the logging set-up, and how errors end a run.
 import argparse
 import dataclasses
 import inspect
-import json
 import logging
 import sys
 import typing
@@ -58,10 +57,12 @@ def add_log_level_option(parser: argparse.ArgumentParser) -> None:
 
 def json_object(text: str) -> Dict:
     """argparse type of a JSON-object option (``--retriever-options '{"k1": 1.5}'``)."""
+    from summ_plugin.data.formats.jsonl import JSONTextError, parse_json
+
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({err.msg})") from None
+        value = parse_json(text)
+    except JSONTextError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err.reason})") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {type(value).__name__}")
     return value

@@ -88,11 +88,12 @@ def load_gpt2_bpe(encoder_json: str, vocab_bpe: str) -> GPT2BPE:
 
     _check_readable(encoder_json, "encoder.json")
     _check_readable(vocab_bpe, "vocab.bpe")
+    from summ_plugin.data.formats.jsonl import JSONTextError, load_json_file
+
     try:
-        with open(encoder_json, "r", encoding="utf-8") as handle:
-            vocab = json.load(handle)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BPEFileError(f"{encoder_json}: not a valid encoder.json ({err})") from None
+        vocab = load_json_file(encoder_json)
+    except JSONTextError as err:
+        raise BPEFileError(f"{encoder_json}: not a valid encoder.json ({err.detail})") from None
     if not isinstance(vocab, dict) or not vocab or not all(
         isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in vocab.items()
     ):

@@ -294,15 +294,14 @@ def _read_v1(r: _Reader) -> PrepareManifest:
 
 def read_manifest(path: str) -> PrepareManifest:
     """A prepare.json file (``path`` is the file), typed; a DataBinError names what is wrong."""
+    from summ_plugin.data.formats.jsonl import JSONTextError, load_json_file
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            obj = json.load(handle)
+        obj = load_json_file(path)
     except OSError as err:
         raise DataBinError(f"{path}: cannot read: {err.strerror or err}") from None
-    except json.JSONDecodeError as err:
-        raise DataBinError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-    except (UnicodeDecodeError, RecursionError, ValueError) as err:
-        raise DataBinError(f"{path}: not a JSON text ({type(err).__name__})") from None
+    except JSONTextError as err:
+        raise DataBinError(f"{err.where}: invalid JSON ({err.reason})") from None
     return PrepareManifest.from_json(obj, path)
 
 

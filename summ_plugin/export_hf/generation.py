@@ -18,9 +18,11 @@ def validated_generation_settings(bart: FairseqBart) -> Tuple[Dict[str, Any], st
     settings = dict(FAIRSEQ_GENERATION_DEFAULTS)
     source = "fairseq's defaults (the checkpoint has no --eval-rouge-args)"
     if raw and raw != "{}":
+        from ..data.formats.jsonl import JSONTextError, parse_json
+
         try:
-            given = json.loads(raw) if isinstance(raw, str) else dict(raw)
-        except json.JSONDecodeError:
+            given = parse_json(raw) if isinstance(raw, str) else dict(raw)
+        except JSONTextError:
             given = {}
         known = {k: v for k, v in given.items() if k in settings}
         settings.update(known)

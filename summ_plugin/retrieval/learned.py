@@ -116,13 +116,14 @@ class LearnedSelector:
 
     @classmethod
     def load(cls, path: str) -> "LearnedSelector":
+        from summ_plugin.data.formats.jsonl import JSONTextError, load_json_file
+
         try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = load_json_file(path)
         except OSError as err:
             raise ValueError(f"cannot read selector file {path}: {err.strerror}") from err
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path}: not a selector JSON file ({err})") from err
+        except JSONTextError as err:
+            raise ValueError(f"{path}: not a selector JSON file ({err.detail})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{path}: not a selector file (key 'format' is not {FORMAT!r})")
         if data.get("version") != VERSION:

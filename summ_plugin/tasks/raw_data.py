@@ -4,7 +4,6 @@
 Every rank of a distributed run calls this; the cache takes a file lock, so one process
 prepares while the others wait and then reuse the published data-bin.
 """
-import json
 import logging
 import os
 
@@ -31,10 +30,12 @@ def is_raw_directory(path: str) -> bool:
 
 def raw_prepare_options(cfg) -> dict:
     raw_dir = utils.split_paths(cfg.data)[0]
+    from ..data.formats.jsonl import JSONTextError, parse_json
+
     try:
-        retriever_options = json.loads(cfg.retriever_options or "{}")
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--retriever-options is not valid JSON: {err}") from None
+        retriever_options = parse_json(cfg.retriever_options or "{}")
+    except JSONTextError as err:
+        raise ValueError(f"--retriever-options is not valid JSON: {err.reason}") from None
     return {
         "retriever": cfg.retriever,
         "train_retriever": cfg.train_retriever,

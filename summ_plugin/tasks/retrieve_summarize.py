@@ -8,7 +8,6 @@
   extension of its learned positions when the model asks for more (``summ_plugin.positions``);
 * optional support weighting (per-sample weights from retrieval coverage).
 """
-import json
 import logging
 from argparse import Namespace
 from dataclasses import dataclass, field
@@ -176,10 +175,13 @@ class RetrieveSummarizeTask(TranslationTask):
         give_model_args_the_task_name(model, "retrieve_summarize")
         if self.cfg.eval_rouge:
             self.bpe = rouge_eval.build_gpt2_bpe(self.cfg)
+            from ..data.formats.jsonl import JSONTextError, parse_json
+
             try:
-                gen_args = json.loads(self.cfg.eval_rouge_args)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"--eval-rouge-args is not valid JSON ({err.msg}): {self.cfg.eval_rouge_args}") from None
+                gen_args = parse_json(self.cfg.eval_rouge_args)
+            except JSONTextError as err:
+                raise ValueError(f"--eval-rouge-args is not valid JSON ({err.reason}): "
+                                 f"{self.cfg.eval_rouge_args[:200]}") from None
             self.sequence_generator = self.build_generator([model], Namespace(**gen_args))
         return model
 

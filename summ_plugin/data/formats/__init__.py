@@ -31,7 +31,7 @@ from .cnndm_stories import (
 )
 from .dispatch import FORMATS, SPLIT_STEMS, detect_format, field_names_from_options, iter_input_records, split_input_path
 from .files import InputFormatError, file_stem
-from .jsonl import iter_jsonl_objects, iter_jsonl_records, write_canonical_jsonl
+from .jsonl import JSONTextError, iter_jsonl_objects, iter_jsonl_records, load_json_file, parse_json, write_canonical_jsonl
 from .layouts import LAYOUTS, Layout, cohan_to_canonical, detect_layout
 
 __all__ = [
@@ -39,6 +39,6 @@ __all__ = [
     "read_cnndm_story",
     "FORMATS", "SPLIT_STEMS", "detect_format", "field_names_from_options", "iter_input_records", "split_input_path",
     "InputFormatError", "file_stem",
-    "iter_jsonl_objects", "iter_jsonl_records", "write_canonical_jsonl",
+    "iter_jsonl_objects", "iter_jsonl_records", "write_canonical_jsonl", "JSONTextError", "parse_json", "load_json_file",
     "LAYOUTS", "Layout", "cohan_to_canonical", "detect_layout",
 ]

@@ -2,7 +2,10 @@
 
 :func:`iter_jsonl_objects` is the one JSONL reader of summ_plugin: every JSONL file the tools
 read (inputs, hypotheses and references, ``*.meta.jsonl``) goes through it, so a bad line
-always reads ``FILE:LINE: reason``. :func:`iter_jsonl_records` turns its objects into
+always reads ``FILE:LINE: reason``. :func:`parse_json` / :func:`load_json_file` are the one way
+JSON text is decoded (a line, an option's value, a whole file such as encoder.json): malformed
+JSON, nesting too deep and integers longer than Python's int-conversion limit (4300 digits)
+all become a :class:`JSONTextError` with one reason, never a traceback. :func:`iter_jsonl_records` turns its objects into
 :class:`Record`; :func:`write_canonical_jsonl` writes records back in the canonical layout.
 No fairseq import.
 """
@@ -11,6 +14,8 @@ import io
 import json
 import logging
 import os
+import re
+import sys
 import zlib
 from typing import Iterable, Iterator, Optional, Tuple
 
@@ -20,6 +25,62 @@ from .files import InputFormatError, file_stem, open_input_binary
 from .layouts import detect_layout
 
 logger = logging.getLogger(__name__)
+
+
+class JSONTextError(ValueError):
+    """Text that is not JSON Python can decode. ``reason``: one phrase; ``line``: 1-based line
+    of the text where known. ``str()`` is ``[PATH[:LINE]: ]reason``."""
+
+    def __init__(self, reason: str, line: Optional[int] = None, path: Optional[str] = None):
+        self.reason, self.line, self.path = reason, line, path
+        super().__init__(f"{self.where}: {reason}" if path else reason)
+
+    @property
+    def detail(self) -> str:
+        """The reason with its line: ``malformed JSON: Expecting value, line 3``."""
+        return f"{self.reason}, line {self.line}" if self.line else self.reason
+
+    @property
+    def where(self) -> str:
+        """``PATH:LINE`` (or ``PATH``) of the error."""
+        return f"{self.path}:{self.line}" if self.line else str(self.path)
+
+
+def _int_limit() -> int:
+    return sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+
+
+def parse_json(text: str):
+    """``json.loads(text)``, with every way it fails as a :class:`JSONTextError`."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise JSONTextError(f"malformed JSON: {err.msg}", err.lineno) from None
+    except RecursionError:
+        raise JSONTextError("JSON nested too deeply") from None
+    except ValueError as err:
+        # int() refuses integers longer than the interpreter's limit (CVE-2020-10735)
+        limit = _int_limit()
+        if not limit:
+            raise
+        match = re.search(r"\d{%d,}" % (limit + 1), text)
+        line = text.count("\n", 0, match.start()) + 1 if match else None
+        raise JSONTextError(f"a number with more than {limit} digits (Python's limit for integers)", line) from None
+
+
+def load_json_file(path: str):
+    """The decoded JSON file at ``path``: a :class:`JSONTextError` names the file (and line) for
+    invalid UTF-8 or anything :func:`parse_json` refuses; OSError is the caller's."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise JSONTextError(f"invalid UTF-8 at byte {err.start}", data.count(b"\n", 0, err.start) + 1, path) from None
+    try:
+        return parse_json(text)
+    except JSONTextError as err:
+        raise JSONTextError(err.reason, err.line, path) from None
 
 
 def _lines_or_read_error(handle, path: str) -> Iterator[object]:
@@ -59,11 +120,11 @@ def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
             if not text.strip():
                 continue
             try:
-                yield location, json.loads(text)
-            except json.JSONDecodeError as err:
-                yield location, BadRecordError(location, f"malformed JSON: {err.msg}")
-            except RecursionError:
-                yield location, BadRecordError(location, "JSON nested too deeply")
+                obj = parse_json(text)
+            except JSONTextError as err:
+                yield location, BadRecordError(location, err.reason)
+                continue
+            yield location, obj
 
 
 def _first_json_object(path: str) -> Optional[dict]:

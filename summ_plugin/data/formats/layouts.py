@@ -23,7 +23,6 @@ boundaries (features for the learned selector, not text for the model).
 When the id column is absent (BillSum has none) ids are ``<file stem>-<row>``, the row counted
 from 0 over the data rows, which is the index pandas and ``datasets`` give the same row.
 """
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -161,10 +160,12 @@ def row_to_record(
     # a CSV cell cannot hold a list: a 'documents' or 'sections' column holds one as JSON text
     for key in (fields.documents, fields.sections):
         if isinstance(obj.get(key), str):
+            from .jsonl import JSONTextError, parse_json
+
             try:
-                obj[key] = json.loads(obj[key])
-            except json.JSONDecodeError as err:
-                return BadRecordError(location, f"column '{key}' is not a JSON list: {err.msg}")
+                obj[key] = parse_json(obj[key])
+            except JSONTextError as err:
+                return BadRecordError(location, f"column '{key}' is not a JSON list: {err.reason}")
     try:
         return record_from_dict(obj, location, fields, require_summary)
     except BadRecordError as err:
