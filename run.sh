@@ -103,7 +103,8 @@ demo() {
   log "5/6 ROUGE of the test summaries (rouge-score, stemmed; ROUGE-Lsum over sentences)"
   summ-score --hyps "$work/test.hyps.jsonl" --refs "$data/test.jsonl" --json "$work/test.rouge.json"
   log "6/6 training report"
-  summ-report --log "$work/train.log" --out-dir "$work/report" --prepare-json "$work/data-bin/prepare.json"
+  summ-report --log "$work/train.log" --out-dir "$work/report" --prepare-json "$work/data-bin/prepare.json" \
+    --hyps "$work/test.hyps.jsonl"
   echo "plots and summary: $work/report/ (rouge.png, loss.png, report.md)"
 }
 

@@ -263,9 +263,20 @@ def render_prepare(manifest: PrepareManifest, source: str) -> List[str]:
     return lines
 
 
+def render_outputs(diversity, hyps_path: str) -> List[str]:
+    """The section on the model's outputs (``--hyps``): how many differ, and the warning when
+    they are (nearly) all one summary."""
+    lines = ["## Outputs", "",
+             f"{diversity.n} summaries in `{hyps_path}`, {diversity.distinct} distinct (distinct-output ratio "
+             f"{diversity.ratio:.2f}).", ""]
+    if diversity.collapsed:
+        lines += [f"**Warning**: {diversity.warning(hyps_path).split(': ', 1)[1]}.", ""]
+    return lines
+
+
 def render_markdown(
     log: TrainingLog, subset: str, metric: str, plots: Dict[str, str], prepare: Optional[PrepareManifest] = None,
-    prepare_source: str = "",
+    prepare_source: str = "", outputs: Optional[List[str]] = None,
 ) -> str:
     records = log.valid.get(subset, [])
     best = best_record(records, metric)
@@ -273,6 +284,8 @@ def render_markdown(
     lines = [f"# Training report: `{log.path}`", ""]
     last_updates = max((r.get("num_updates", 0) for r in records + log.train + log.train_inner), default=0)
     lines.append(f"- {len(records)} validation(s) on `{subset}`, {len(log.train)} epoch(s), {int(last_updates)} updates logged.")
+    if outputs and any(line.startswith("**Warning**") for line in outputs):
+        lines.append("- **The model's outputs are (nearly) all the same summary**: see Outputs below.")
     path = checkpoint_for(log, best)
     where = f"saved as `{path}`" if path else "no matching 'Saved checkpoint' line in the log"
     lines.append(
@@ -304,6 +317,7 @@ def render_markdown(
             last = recs[-1]
             rows.append([name, int(last.get("num_updates", 0)), last.get("loss"), last.get("nll_loss"), last.get("ppl")])
     lines += _table(["", "update", "loss", "nll_loss", "ppl"], rows) + [""]
+    lines += outputs or []
     lines += ["## Plots", ""]
     for title, file_name in plots.items():
         lines.append(f"![{title}]({file_name})")
@@ -315,9 +329,11 @@ def render_markdown(
 
 def write_report(
     log_path: str, out_dir: str, metric: Optional[str] = None, subset: Optional[str] = None,
-    prepare_json: Optional[str] = None,
+    prepare_json: Optional[str] = None, hyps: Optional[str] = None,
 ) -> Dict[str, str]:
-    """Write ``loss.png``, ``rouge.png`` (if ROUGE was logged) and ``report.md`` to ``out_dir``."""
+    """Write ``loss.png``, ``rouge.png`` (if ROUGE was logged) and ``report.md`` to ``out_dir``;
+    with ``hyps`` (summaries the model wrote, summ-score's format), an Outputs section that
+    warns when they are (nearly) all identical."""
     log = parse_log(log_path)
     if not log.valid:
         raise LogFormatError(f"{log_path}: no validation lines (json lines tagged with the valid subset)")
@@ -333,6 +349,14 @@ def write_report(
             prepare = read_manifest(prepare_json)
         except DataBinError as err:
             raise LogFormatError(str(err)) from None
+    outputs_section = None
+    if hyps:
+        from summ_plugin.scoring import output_diversity, read_examples
+
+        diversity = output_diversity(read_examples(hyps, ("hypothesis", "summary")).texts)
+        if diversity.collapsed:
+            logger.warning("%s", diversity.warning(hyps))
+        outputs_section = render_outputs(diversity, hyps)
     os.makedirs(out_dir, exist_ok=True)
     outputs = {"loss": os.path.join(out_dir, "loss.png")}
     plot_losses(log, subset, outputs["loss"])
@@ -343,7 +367,7 @@ def write_report(
         plots["ROUGE"] = "rouge.png"
     else:
         logger.info("no ROUGE in the %s lines (run without --eval-rouge?): no rouge.png", subset)
-    text = render_markdown(log, subset, metric, plots, prepare, prepare_json or "")
+    text = render_markdown(log, subset, metric, plots, prepare, prepare_json or "", outputs_section)
     outputs["report"] = os.path.join(out_dir, "report.md")
     atomic_write_text(outputs["report"], text)
     return outputs

@@ -381,11 +381,15 @@ def score_files(args: "ScoreConfig") -> Dict:
     empty_refs = [i for i, r in zip(ids, refs) if not r.strip()]
     if empty_refs:
         logger.warning("%d empty reference(s) score 0: %s", len(empty_refs), _few(empty_refs))
+    diversity = output_diversity(hyps)
+    if diversity.collapsed:
+        logger.warning("%s", diversity.warning(args.fairseq_generate or args.hyps))
     samples = rouge.score_samples(hyps, refs, workers=args.workers, progress=not args.quiet)
     result = rouge.score_corpus(hyps, refs, bootstrap=args.bootstrap, seed=args.seed, samples=samples)
     report = {
         "n": len(hyps),
         "scores": result,
+        "outputs": diversity.to_json(),
         "units": "percent; mean over examples of rouge-score's per-example figure",
         "bootstrap": {"resamples": args.bootstrap, "seed": args.seed, "confidence": 0.95, "method": "percentile"},
         "scorer": {
@@ -413,6 +417,51 @@ def score_files(args: "ScoreConfig") -> Dict:
         atomic_write_text(args.per_sample, "\n".join(rows) + "\n")
         logger.info("wrote %s", args.per_sample)
     return report
+
+
+# A model that reads its input rarely writes one summary for two documents: with half or fewer
+# distinct outputs, most are copies (a collapsed or undertrained model, one that ignores its
+# input), and ROUGE then measures how much the references share, not the model.
+MIN_DISTINCT_RATIO = 0.5
+MIN_OUTPUTS_CHECKED = 4  # fewer than this says nothing
+
+
+@dataclass
+class OutputDiversity:
+    """How many of the hypotheses differ (compared lower-cased, whitespace collapsed)."""
+
+    n: int
+    distinct: int
+    most_common: str
+    most_common_count: int
+
+    @property
+    def ratio(self) -> float:
+        """The distinct-output ratio: distinct hypotheses / hypotheses (1.0: all differ)."""
+        return self.distinct / self.n if self.n else 1.0
+
+    @property
+    def collapsed(self) -> bool:
+        return self.n >= MIN_OUTPUTS_CHECKED and self.ratio <= MIN_DISTINCT_RATIO
+
+    def warning(self, source: str) -> str:
+        shown = self.most_common if len(self.most_common) <= 80 else self.most_common[:77] + "..."
+        return (f"{source}: only {self.distinct} distinct of {self.n} hypotheses (distinct-output ratio "
+                f"{self.ratio:.2f}; the most common, {self.most_common_count} times: {shown!r}): the model writes "
+                "(nearly) the same summary whatever the input, so these scores say little about it; check the "
+                "training (too few updates, a learning rate too high or too low, a source the model cannot read)")
+
+    def to_json(self) -> Dict:
+        return {"n": self.n, "distinct": self.distinct, "distinct_ratio": round(self.ratio, 4),
+                "most_common_count": self.most_common_count, "collapsed": self.collapsed}
+
+
+def output_diversity(hyps: List[str]) -> OutputDiversity:
+    from collections import Counter
+
+    counts = Counter(" ".join(h.lower().split()) for h in hyps)
+    text, count = counts.most_common(1)[0] if counts else ("", 0)
+    return OutputDiversity(len(hyps), len(counts), text, count)
 
 
 def format_table(result: Dict, n: int, bootstrap: int) -> str:

@@ -666,3 +666,85 @@ def test_item11_json_files_and_options_with_a_huge_integer_are_one_line(which, t
             line = err.strip().splitlines()[-1]
             assert "--retriever-options" in line and "4300 digits" in line
         assert len(line) < 400  # not the 5000 digits back
+
+
+# ----------------------------------------------------------------------------- 8: (nearly) identical hypotheses are flagged
+
+COLLAPSED = "the council said the plan would be approved ."  # what a model that ignores its input repeats
+
+
+def hyps_file(path, refs, texts):
+    ids = [json.loads(line)["id"] for line in refs.read_text().splitlines()]
+    write_jsonl(str(path), [{"id": i, "hypothesis": t} for i, t in zip(ids, texts)])
+    return path
+
+
+@pytest.fixture
+def many_refs(tmp_path):
+    refs = tmp_path / "refs24.jsonl"
+    write_jsonl(str(refs), make_records(24, seed=7))
+    return refs
+
+
+def test_item08_distinct_output_ratio():
+    from summ_plugin.scoring import output_diversity
+
+    same = output_diversity([COLLAPSED] * 23 + ["The Council said  the plan would be approved ."])
+    assert (same.n, same.distinct, same.most_common_count) == (24, 1, 24)  # case and spaces do not count
+    assert same.collapsed and same.ratio == pytest.approx(1 / 24)
+    varied = output_diversity([f"summary number {i}" for i in range(24)])
+    assert not varied.collapsed and varied.ratio == 1.0
+    # 12 distinct of 24 (ratio 0.5): flagged; 13 of 24: not
+    assert output_diversity(["a"] * 13 + [f"s{i}" for i in range(11)]).collapsed
+    assert not output_diversity(["a"] * 12 + [f"s{i}" for i in range(12)]).collapsed
+    assert not output_diversity(["a", "a", "a"]).collapsed  # too few to tell
+
+
+def test_item08_score_warns_when_the_hypotheses_are_all_one_summary(many_refs, tmp_path, capsys):
+    hyps = hyps_file(tmp_path / "hyps.jsonl", many_refs, [COLLAPSED] * 24)
+    out = tmp_path / "scores.json"
+    code, stdout, err = run_cli(score_main, ["--hyps", str(hyps), "--refs", str(many_refs), "--json", str(out),
+                                             "--bootstrap", "0", "--quiet"], capsys)
+    assert code == 0, err
+    assert "only 1 distinct of 24 hypotheses" in err and "distinct-output ratio 0.04" in err
+    report = json.loads(out.read_text())
+    assert report["outputs"] == {"n": 24, "distinct": 1, "distinct_ratio": round(1 / 24, 4), "most_common_count": 24,
+                                 "collapsed": True}
+
+
+def test_item08_score_is_silent_on_varied_hypotheses(many_refs, tmp_path, capsys):
+    refs = [json.loads(line) for line in many_refs.read_text().splitlines()]
+    hyps = hyps_file(tmp_path / "hyps.jsonl", many_refs, [r["summary"].split("\n")[0] for r in refs])
+    code, _, err = run_cli(score_main, ["--hyps", str(hyps), "--refs", str(many_refs), "--bootstrap", "0", "--quiet"],
+                           capsys)
+    assert code == 0, err
+    assert "distinct" not in err
+
+
+def test_item08_report_shows_the_distinct_output_ratio_and_warns(many_refs, tmp_path, capsys):
+    from tests.test_report import REAL_TRANSLATION_LOG
+
+    log = tmp_path / "train.log"
+    log.write_text(REAL_TRANSLATION_LOG, encoding="utf-8")
+    hyps = hyps_file(tmp_path / "test.hyps.jsonl", many_refs, [COLLAPSED] * 22 + ["other one", "another"])
+    out = tmp_path / "rep"
+    code, _, err = run_cli(report_main, ["--log", str(log), "--out-dir", str(out), "--hyps", str(hyps)], capsys)
+    assert code == 0, err
+    assert "only 3 distinct of 24 hypotheses" in err
+    text = (out / "report.md").read_text()
+    assert f"24 summaries in `{hyps}`, 3 distinct (distinct-output ratio 0.12)" in text
+    assert "**Warning**" in text and "(nearly) all the same summary" in text
+    varied = hyps_file(tmp_path / "varied.jsonl", many_refs, [f"summary {i}" for i in range(24)])
+    code, _, err = run_cli(report_main, ["--log", str(log), "--out-dir", str(out), "--hyps", str(varied)], capsys)
+    assert code == 0, err
+    text = (out / "report.md").read_text()
+    assert "24 distinct (distinct-output ratio 1.00)" in text and "**Warning**" not in text
+
+
+def test_item08_run_sh_gives_the_report_the_demo_summaries():
+    from tests._fairseq import REPO
+
+    with open(os.path.join(REPO, "run.sh"), encoding="utf-8") as handle:
+        script = handle.read()
+    report_call = script[script.index("summ-report --log"):].split("\n  echo", 1)[0]
+    assert '--hyps "$work/test.hyps.jsonl"' in report_call
