@@ -13,22 +13,57 @@ No fairseq import.
 import json
 import os
 import shutil
+import stat
 from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
 
 from summ_plugin.errors import UserError
-from summ_plugin.safe_io import default_file_mode, hidden_temp_path, remove_stale_temps, temp_path
+from summ_plugin.safe_io import default_file_mode, file_in_the_way, hidden_temp_path, remove_stale_temps, temp_path
 
 
 class DestinationChangedError(UserError):
     """Something else created, replaced or modified the destination during the run."""
 
 
+def is_stream(path: str) -> bool:
+    """``path`` is a device, pipe or socket (``/dev/null``, ``/dev/stdout``, ``<(...)``), not a file:
+    output named so is written straight to it. Renaming a file onto it would replace the device
+    node itself (as root: ``/dev/null`` becomes a regular file)."""
+    absolute = os.path.abspath(path)
+    if absolute.startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def make_parent_directory(path: str) -> str:
+    """Create the directory ``path`` goes in (and its parents); return it. A part of it that is a
+    file is a :class:`UserError` naming it (not a FileExistsError traceback)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    blocker = file_in_the_way(path)
+    if blocker:
+        raise UserError(f"{path}: cannot be created: {blocker} is a file, not a directory")
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
 @contextmanager
 def atomic_output(path: str, mode: str = "w", encoding: str = "utf-8"):
-    """``with atomic_output(path) as handle:`` write; published only if the block succeeds."""
+    """``with atomic_output(path) as handle:`` write; published only if the block succeeds.
+
+    A symlink is followed (its target is replaced, the link kept); a device or pipe is written
+    straight to (:func:`is_stream`)."""
+    binary = "b" in mode
+    if is_stream(path):
+        with open(path, mode, **({} if binary else {"encoding": encoding, "newline": "\n"})) as handle:
+            yield handle
+        return
+    if os.path.islink(path):
+        path = os.path.realpath(path)
+    make_parent_directory(path)
     directory, name = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     remove_stale_temps(directory, name)
     tmp = hidden_temp_path(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
@@ -39,7 +74,6 @@ def atomic_output(path: str, mode: str = "w", encoding: str = "utf-8"):
         os.unlink(tmp)
         fd = os.open(tmp, flags, default_file_mode())
     try:
-        binary = "b" in mode
         with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding, "newline": "\n"})) as handle:
             yield handle
         os.replace(tmp, path)
@@ -101,8 +135,7 @@ def publish_directory(dest: str, state_at_start: Optional[Tuple] = None,
     are removed first; on any error this run's is removed.
     """
     dest = os.path.abspath(dest)
-    parent = os.path.dirname(dest)
-    os.makedirs(parent, exist_ok=True)
+    parent = make_parent_directory(dest)
     remove_stale_temps(parent, os.path.basename(dest))
     tmp = temp_path(dest)
     shutil.rmtree(tmp, ignore_errors=True)  # our own PID's: a dead process that had it

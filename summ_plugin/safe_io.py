@@ -74,47 +74,66 @@ def _how_same(a: str, b: str) -> str:
     return "a hard link"
 
 
-def output_input_conflict(output: str, source: str, output_is_directory: bool = False) -> Optional[str]:
-    """Why writing ``output`` would destroy or change the input ``source`` (a phrase such as
-    "is the input file (a hard link)"), or None.
+def output_input_conflict(output: str, source: str, output_is_directory: bool = False,
+                          source_read_whole: bool = False) -> Optional[str]:
+    """Why writing ``output`` would destroy or change the input ``source``, or None.
 
-    A file output must not be the input (the same path, a hard link, a symlink) nor lie inside
-    an input directory; an output directory (one a tool builds and replaces whole) must not
-    hold an input either."""
+    No output may be the input (the same path, a hard link, a symlink); an output directory (one
+    a tool builds and replaces whole) must not hold an input; and nothing may be written inside
+    an input directory whose every file the tool reads (``source_read_whole``: a raw --input)."""
     if same_file(source, output):
         kind = "directory" if os.path.isdir(source) else "file"
-        return f"is the input {kind} ({_how_same(source, output)})"
+        return f"is the input {kind} ({_how_same(source, output)}); writing it would destroy the input"
     out_real, in_real = os.path.realpath(output), os.path.realpath(source)
-    if os.path.isdir(in_real) and _inside(out_real, in_real):
-        return "lies inside the input directory"
+    if source_read_whole and os.path.isdir(in_real) and _inside(out_real, in_real):
+        return "lies inside the input directory; writing there would change the input"
     if output_is_directory and _inside(in_real, out_real):
-        return "holds the input"
+        return "holds the input; replacing it would delete the input"
     return None
 
 
+def file_in_the_way(path: str) -> Optional[str]:
+    """The file (not a directory) among ``path``'s existing ancestors, which stops ``path`` from
+    being created; None when there is none."""
+    probe = os.path.dirname(os.path.abspath(path))
+    while probe and not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return None
+        probe = parent
+    return probe if probe and not os.path.isdir(probe) else None
+
+
 def check_outputs_are_not_inputs(inputs: Iterable[Tuple[str, str]], outputs: Iterable[Tuple[str, str]],
-                                 output_dirs: Iterable[Tuple[str, str]] = ()) -> None:
+                                 output_dirs: Iterable[Tuple[str, str]] = (),
+                                 inputs_read_whole: Iterable[Tuple[str, str]] = ()) -> None:
     """Refuse a run whose output would destroy one of its inputs, before anything is read.
 
     Each item is ``(label, path)``, the label the option that names the path (``--refs``).
     ``outputs`` are files a tool writes (replaced at the end), ``output_dirs`` directories it
-    builds whole. Also refused: two outputs on one file (the second would replace the first),
-    and a file output that is an existing directory. Raises :class:`UserError` naming the path:
-    ``R: --json is the input file (the same path) of --refs; ...``."""
-    inputs = [(label, path) for label, path in inputs if path]
+    builds whole; ``inputs_read_whole`` directories all of whose files are input (a raw
+    ``--input DIR``). Also refused: two outputs on one file (the second would replace the
+    first), and a file output that is an existing directory. Raises :class:`UserError` naming
+    the path: ``R: --json is the input file (the same path) of --refs; ...``."""
+    whole = [(label, path, True) for label, path in inputs_read_whole if path]
+    sources = [(label, path, False) for label, path in inputs if path] + whole
     files = [(label, path, False) for label, path in outputs if path]
     dirs = [(label, path, True) for label, path in output_dirs if path]
     for label, path, _ in files:
         if os.path.isdir(path):
             raise UserError(f"{path}: {label} is a directory; give a file name")
     written = files + dirs
+    for label, path, _ in written:
+        blocker = file_in_the_way(path)
+        if blocker:
+            raise UserError(f"{path}: {label} cannot be created: {blocker} is a file, not a directory")
     for out_label, out_path, is_dir in written:
-        for in_label, in_path in inputs:
-            conflict = output_input_conflict(out_path, in_path, is_dir)
+        for in_label, in_path, read_whole in sources:
+            conflict = output_input_conflict(out_path, in_path, is_dir, read_whole)
             if conflict:
-                of = f"of {in_label}" if conflict.startswith("is ") else f"{in_path} ({in_label})"
-                raise UserError(f"{out_path}: {out_label} {conflict} {of}; writing it would destroy the input. "
-                                "Give another output path")
+                what, why = conflict.split("; ", 1)
+                of = f"of {in_label}" if what.startswith("is ") else f"{in_path} ({in_label})"
+                raise UserError(f"{out_path}: {out_label} {what} {of}; {why}. Give another output path")
     for i, (label_a, path_a, _) in enumerate(written):
         for label_b, path_b, _ in written[i + 1:]:
             if same_file(path_a, path_b):

@@ -225,10 +225,29 @@ INFERENCE_TASK_OVERRIDES = {
 }
 
 
+def data_bin_option_path(data: str) -> str:
+    """The data path for ``--data-bin``: a data-bin, its shards, or a raw directory the task
+    prepares; a sharded data-bin's root becomes its ``D/shard0:D/shard1`` path. Anything else is
+    one line instead of fairseq's ``No such file ... dict.source.txt``."""
+    from .tasks.raw_data import is_raw_directory
+
+    first = data.split(os.pathsep)[0]
+    if not os.path.isdir(first):
+        raise SummarizeError(f"--data-bin {first}: {'not a directory' if os.path.exists(first) else 'no such directory'}"
+                             "; give the data-bin the model was trained on")
+    if os.path.lexists(os.path.join(first, "prepare.json")):
+        return DataBin.locate(data).data_path if data == first else data
+    if not os.path.isfile(os.path.join(first, "dict.source.txt")) and not is_raw_directory(first):
+        raise SummarizeError(f"--data-bin {first}: not a data-bin (no dict.source.txt); give the data-bin the model "
+                             "was trained on")
+    return data
+
+
 def load_model(config: SummarizeConfig):
     if not os.path.isfile(config.checkpoint):
-        raise SummarizeError(f"{config.checkpoint}: checkpoint not found")
-    overrides = {"data": config.data_bin} if config.data_bin else {}
+        what = "is a directory, not a checkpoint file" if os.path.isdir(config.checkpoint) else "checkpoint not found"
+        raise SummarizeError(f"{config.checkpoint}: {what}")
+    overrides = {"data": data_bin_option_path(config.data_bin)} if config.data_bin else {}
     overrides.update(INFERENCE_TASK_OVERRIDES)
     from .vocab_fix import VocabFixError
 

@@ -2,8 +2,10 @@
 nothing silently wrong, one clear line. Each test reproduces the issue's case (it failed before
 the fix); the item number is in the test's name. Tests that start fairseq processes are slow.
 """
+import contextlib
 import json
 import os
+import signal
 
 import pytest
 
@@ -748,3 +750,153 @@ def test_item08_run_sh_gives_the_report_the_demo_summaries():
         script = handle.read()
     report_call = script[script.index("summ-report --log"):].split("\n  echo", 1)[0]
     assert '--hyps "$work/test.hyps.jsonl"' in report_call
+
+
+# ----------------------------------------------------------------------------- found by attacking every file option
+
+
+class Hung(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def fails_if_blocked(seconds=20):
+    """A hang (a FIFO opened without a writer) becomes a test failure, not a stuck suite."""
+    def on_alarm(signum, frame):
+        raise Hung(f"still blocked after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_attack_a_pipe_as_input_is_refused_at_once(tiny_vocab, tmp_path, capsys):
+    """A FIFO (or <(zcat ...)) is read more than once (layout, records, checksum): the second read
+    found it empty ("malformed JSON" at line 1), and a FIFO without a writer blocked forever."""
+    fifo = tmp_path / "train.jsonl"
+    os.mkfifo(fifo)
+    with fails_if_blocked():
+        code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, tmp_path / "bin", fifo), capsys)
+    assert code == 2
+    assert_one_line_error(err, str(fifo), "not a regular file")
+    with fails_if_blocked():
+        code, _, err = run_cli(make_vocab_main, ["--input", str(fifo), "--vocab-size", "300", "--out",
+                                                 str(tmp_path / "v"), "--log-level", "WARNING"], capsys)
+    assert code == 2
+    assert_one_line_error(err, str(fifo), "not a regular file")
+
+
+def test_attack_a_directory_named_like_a_file_is_named_as_such(tiny_vocab, tmp_path, capsys):
+    directory = tmp_path / "train.jsonl"
+    directory.mkdir()
+    code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, tmp_path / "bin", directory), capsys)
+    assert code == 2
+    assert_one_line_error(err, str(directory), "is a directory, not a jsonl file")  # not "no .story files found"
+
+
+def test_attack_output_onto_a_pipe_or_device_is_written_to_it_not_replaced(tmp_path):
+    """An output renamed onto /dev/null replaced the device node with a regular file (as root)."""
+    import stat
+    import threading
+
+    from summ_plugin.atomic import atomic_write_text, is_stream
+
+    assert is_stream("/dev/null") and is_stream("/dev/stdout") and not is_stream(str(tmp_path / "x.json"))
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(fifo).read()), daemon=True)
+    reader.start()
+    with fails_if_blocked():
+        atomic_write_text(str(fifo), '{"n": 1}\n')
+    reader.join(timeout=10)
+    assert received == ['{"n": 1}\n']
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the pipe
+
+
+def test_attack_a_symlinked_output_replaces_its_target_and_keeps_the_link(scored_files, tmp_path, capsys):
+    refs, hyps = scored_files
+    target = tmp_path / "elsewhere" / "scores.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "scores.json"
+    link.symlink_to(target)
+    code, _, err = run_cli(score_main, ["--hyps", str(hyps), "--refs", str(refs), "--json", str(link),
+                                        "--bootstrap", "0", "--quiet"], capsys)
+    assert code == 0, err
+    assert link.is_symlink() and "rouge1" in json.loads(target.read_text())["scores"]
+
+
+@pytest.mark.parametrize("tool", ["score", "report", "make-vocab", "prepare"])
+def test_attack_an_output_under_a_file_is_one_line(tool, scored_files, tiny_vocab, tmp_path, capsys):
+    refs, hyps = scored_files
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a directory")
+    out = blocker / "sub" / "out"
+    if tool == "score":
+        main, argv = score_main, ["--hyps", str(hyps), "--refs", str(refs), "--json", str(out), "--bootstrap", "0"]
+    elif tool == "report":
+        from tests.test_report import REAL_TRANSLATION_LOG
+
+        log = tmp_path / "train.log"
+        log.write_text(REAL_TRANSLATION_LOG)
+        main, argv = report_main, ["--log", str(log), "--out-dir", str(out)]
+    elif tool == "make-vocab":
+        main, argv = make_vocab_main, ["--input", str(refs), "--vocab-size", "300", "--out", str(out)]
+    else:
+        main, argv = prepare_main, prepare_args(tiny_vocab, out, refs)
+    code, _, err = run_cli(main, argv, capsys)
+    assert code == 2, err
+    assert_one_line_error(err, f"{blocker} is a file, not a directory")
+    assert blocker.read_text() == "a file, not a directory"
+
+
+def test_attack_fix_vocab_dictionary_that_is_not_text_is_one_line(tmp_path, capsys):
+    from summ_plugin.cli.fix_vocab import main as fix_vocab_main
+
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"not read")
+    garbage = tmp_path / "dict.txt"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    code, _, err = run_cli(fix_vocab_main, ["--checkpoint", str(checkpoint), "--dict", str(garbage),
+                                            "--out", str(tmp_path / "out.pt")], capsys)
+    assert code == 2
+    assert_one_line_error(err, str(garbage), "bad dictionary")
+
+
+def test_attack_export_never_replaces_a_named_bpe_file_by_another(tmp_path):
+    from summ_plugin.export_hf.errors import ExportError
+    from summ_plugin.export_hf.vocabulary import resolve_bpe_files
+
+    # a directory given as --encoder-json was skipped for the checkpoint's or data-bin's file, rc 0
+    with pytest.raises(ExportError, match=f"--encoder-json {tmp_path}: is a directory"):
+        resolve_bpe_files({"encoder_json": str(tmp_path), "vocab_bpe": None}, None, None)
+
+
+@pytest.mark.parametrize("how", ["file", "no dict"])
+def test_attack_summarize_data_bin_that_is_not_one_is_one_line(how, tmp_path, capsys):
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"not read: --data-bin is checked first")
+    docs = write_jsonl(str(tmp_path / "docs.jsonl"), make_records(2, seed=3))
+    data_bin = tmp_path / "data-bin"
+    if how == "file":
+        data_bin.write_text("x")
+    else:
+        data_bin.mkdir()
+    code, _, err = run_cli(summarize_main, ["--path", str(checkpoint), "--input", docs, "--output",
+                                            str(tmp_path / "out.jsonl"), "--data-bin", str(data_bin), "--cpu"], capsys)
+    assert code == 2
+    assert_one_line_error(err, f"--data-bin {data_bin}", "not a directory" if how == "file" else "not a data-bin")
+
+
+def test_attack_make_vocab_bpe_file_that_is_a_directory_is_one_line(tiny_vocab, tmp_path, capsys):
+    corpus = write_jsonl(str(tmp_path / "c.jsonl"), make_records(3, seed=1))
+    code, _, err = run_cli(make_vocab_main, ["--input", corpus, "--encoder-json", str(tmp_path), "--vocab-bpe",
+                                             tiny_vocab["vocab_bpe"], "--out", str(tmp_path / "v"),
+                                             "--log-level", "WARNING"], capsys)
+    assert code == 2
+    assert_one_line_error(err, str(tmp_path), "--encoder-json", "is a directory")

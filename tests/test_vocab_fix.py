@@ -190,8 +190,8 @@ def test_cli_user_errors(files, tmp_path, capsys):
         assert exit_info.value.code == 2
         return capsys.readouterr().err.strip().splitlines()[-1]
 
-    assert "refusing to overwrite" in error_line(["--checkpoint", files["base"], "--dict", files["gpt2_dict"],
-                                                  "--out", files["base"]])
+    assert "--out is the input file" in error_line(["--checkpoint", files["base"], "--dict", files["gpt2_dict"],
+                                                    "--out", files["base"]])
     assert "checkpoint not found" in error_line(["--checkpoint", str(tmp_path / "no.pt"), "--dict",
                                                  files["gpt2_dict"], "--out", str(tmp_path / "o.pt")])
     bad = tmp_path / "bad.txt"

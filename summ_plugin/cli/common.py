@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import inspect
 import logging
+import os
 import sys
 import typing
 from dataclasses import dataclass
@@ -216,6 +217,8 @@ class FileOptions:
     here so that :func:`run_main` can refuse one that would destroy an input."""
 
     reads: Tuple[str, ...] = ()  # files or directories the tool reads
+    # of those, directories read whole (every file is input, a raw --input): nothing may be written inside
+    reads_whole: Tuple[str, ...] = ()
     writes: Tuple[str, ...] = ()  # files it writes (replaced at the end)
     writes_dirs: Tuple[str, ...] = ()  # directories it builds whole (must not hold an input either)
     comma_separated: Tuple[str, ...] = ()  # options whose value is a comma-separated list of paths
@@ -223,7 +226,7 @@ class FileOptions:
     # args -> (reads, writes)
     more: Optional[Callable[[argparse.Namespace], Tuple[Paths, Paths]]] = None
 
-    def paths(self, parser: argparse.ArgumentParser, args: argparse.Namespace) -> Tuple[Paths, Paths, Paths]:
+    def paths(self, parser: argparse.ArgumentParser, args: argparse.Namespace) -> Tuple[Paths, Paths, Paths, Paths]:
         labels = {action.dest: _long_option(action) for action in parser._actions}
 
         def named(dests: Iterable[str]) -> Paths:
@@ -240,13 +243,14 @@ class FileOptions:
         if self.more is not None:
             more_reads, more_writes = self.more(args)
             reads, writes = reads + list(more_reads), writes + list(more_writes)
-        return reads, writes, named(self.writes_dirs)
+        whole = [(label, path) for label, path in named(self.reads_whole) if os.path.isdir(path)]
+        return reads, writes, named(self.writes_dirs), whole
 
     def check(self, parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         from summ_plugin.safe_io import check_outputs_are_not_inputs
 
-        reads, writes, dirs = self.paths(parser, args)
-        check_outputs_are_not_inputs(reads, writes, dirs)
+        reads, writes, dirs, whole = self.paths(parser, args)
+        check_outputs_are_not_inputs(reads, writes, dirs, whole)
 
 
 def _long_option(action: argparse.Action) -> str:

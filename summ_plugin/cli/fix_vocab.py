@@ -69,11 +69,11 @@ def _load_dictionary(path: str, add_mask: bool):
     from ..vocab_fix import MASK_SYMBOL
 
     if not os.path.isfile(path):
-        raise UserError(f"dictionary not found: {path}")
+        raise UserError(f"{path}: {'is a directory, not a' if os.path.isdir(path) else 'no such'} dictionary file")
     try:
         dictionary = Dictionary.load(path)
-    except (ValueError, RuntimeError) as err:
-        raise UserError(f"bad dictionary {path}: {err}")
+    except Exception as err:  # fairseq raises a bare Exception for bytes that are not UTF-8
+        raise UserError(f"bad dictionary {path}: {err}") from None
     if add_mask:
         dictionary.add_symbol(MASK_SYMBOL)
     return dictionary
@@ -111,15 +111,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     from ..checkpoints import CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint_safely
     from ..positions import PositionFixError, fix_checkpoint_positions
-    from ..safe_io import same_file
     from ..vocab_fix import FixReport, VocabFixError, embedding_rows, fix_checkpoint
 
     if not os.path.isfile(args.checkpoint):
         raise UserError(f"checkpoint not found: {args.checkpoint}")
-    if same_file(args.checkpoint, args.out):
-        raise UserError(
-            f"--out {args.out} is the input checkpoint; "
-            "refusing to overwrite it")
     target = _load_dictionary(args.dict_path, args.add_mask) if args.dict_path else None
     checkpoint_symbols = None
     if args.checkpoint_dict:

@@ -107,6 +107,11 @@ def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: s
             raise VocabError(f"{path}: input file not found")
     if (encoder_json or vocab_bpe) and not (encoder_json and vocab_bpe):
         raise VocabError("give both --encoder-json and --vocab-bpe, or neither (then --vocab-size trains one)")
+    for option, given in (("--encoder-json", encoder_json), ("--vocab-bpe", vocab_bpe)):
+        if given and not os.path.isfile(given):
+            what = "is a directory" if os.path.isdir(given) else "not a regular file" if os.path.exists(given) else \
+                "no such file"
+            raise VocabError(f"{given} ({option}): {what}")
     if not (encoder_json or vocab_size):
         raise VocabError("give --vocab-size to train a BPE (or --encoder-json/--vocab-bpe to use one)")
     check_output_dir(out_dir, overwrite)

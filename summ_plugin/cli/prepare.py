@@ -31,7 +31,7 @@ def _selectors(args: argparse.Namespace):
 
 
 # --destdir is built whole: it must not be, hold or lie inside an input (nor --convert-only)
-FILES = FileOptions(reads=("input", "train", "valid", "test", "encoder_json", "vocab_bpe", "dict_path"),
+FILES = FileOptions(reads=("input", "train", "valid", "test", "encoder_json", "vocab_bpe", "dict_path"), reads_whole=("input",),
                     writes=("convert_only",), writes_dirs=("destdir",), comma_separated=("input",), more=_selectors)
 
 

@@ -74,6 +74,11 @@ def resolve_bpe_files(given: Dict[str, Optional[str]], bart: FairseqBart, data_b
     task settings, else the data-bin's record, else copies in the data-bin."""
     found = []
     for key in ("encoder_json", "vocab_bpe"):
+        option = given.get(key)
+        if option and not os.path.isfile(option):
+            # a path the user named is never silently replaced by another file
+            raise ExportError(f"--{key.replace('_', '-')} {option}: "
+                              f"{'is a directory, not a file' if os.path.isdir(option) else 'not a regular file' if os.path.exists(option) else 'no such file'}")
         recorded = getattr(data_bin.manifest, key).path if data_bin.manifest else None
         candidates = [given.get(key), bart.task_args.get(key), recorded,
                       os.path.join(data_bin.root, "encoder.json" if key == "encoder_json" else "vocab.bpe")]

@@ -4,6 +4,7 @@ tool reads records through. No fairseq import.
 """
 import logging
 import os
+import stat
 from typing import Iterator, Optional
 
 from ..records import FieldNames
@@ -43,9 +44,11 @@ def field_names_from_options(
 
 def detect_format(path: str) -> str:
     """The format ``auto`` means for ``path``: a directory is CNN/DM stories, a file goes by extension."""
-    if os.path.isdir(path):
-        return "cnndm-stories"
     ext = known_suffix(path)
+    if os.path.isdir(path):
+        if ext:  # train.jsonl/ is not a stories root but a file name that became a directory
+            raise InputFormatError(path, f"is a directory, not a {EXTENSIONS[ext]} file")
+        return "cnndm-stories"
     if not ext:
         raise InputFormatError(
             path,
@@ -108,6 +111,11 @@ def iter_input_records(
         raise InputFormatError(path, f"unknown format '{fmt}' (expected one of {', '.join(FORMATS)})")
     if not os.path.exists(path):
         raise InputFormatError(path, "no such file or directory")
+    if not os.path.isdir(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        # a pipe (<(zcat ...)) or device: the tools read an input more than once (layout, records,
+        # checksum), and the second read of a pipe finds it empty; a FIFO without a writer blocks
+        raise InputFormatError(path, "not a regular file (a pipe or device); the tools read an input more than "
+                               "once: write it to a file first")
     chosen = detect_format(path) if fmt == "auto" else fmt
     if fmt == "auto":
         logger.info("%s: format %s (%s)", path, chosen, "a directory" if os.path.isdir(path) else "by extension")
