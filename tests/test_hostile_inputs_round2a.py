@@ -900,3 +900,28 @@ def test_attack_make_vocab_bpe_file_that_is_a_directory_is_one_line(tiny_vocab, 
                                              "--log-level", "WARNING"], capsys)
     assert code == 2
     assert_one_line_error(err, str(tmp_path), "--encoder-json", "is a directory")
+
+
+def test_attack_two_inputs_of_one_split_are_refused(tiny_vocab, tmp_path, capsys):
+    """``--input a/train.jsonl,b/train.jsonl`` used only the second file, rc 0."""
+    first = write_jsonl(str(tmp_path / "a" / "train.jsonl"), make_records(6, seed=1))
+    second = write_jsonl(str(tmp_path / "b" / "train.jsonl"), make_records(3, seed=2))
+    argv = prepare_args(tiny_vocab, tmp_path / "bin", first)
+    argv[argv.index("--train"):argv.index("--train") + 2] = ["--input", f"{first},{second}"]
+    code, _, err = run_cli(prepare_main, argv, capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1].endswith(f"{first} and {second} are both the train split; give one file per split")
+    assert not (tmp_path / "bin").exists()
+
+
+def test_attack_overwrite_through_a_symlinked_destdir_keeps_the_link(tiny_vocab, train_file, tmp_path, capsys):
+    """The link was renamed away and replaced by a directory; the data-bin it named was left stale."""
+    real = tmp_path / "disk" / "bin"
+    assert run_cli(prepare_main, prepare_args(tiny_vocab, real, train_file), capsys)[0] == 0
+    link = tmp_path / "bin"
+    link.symlink_to(real)
+    more = write_jsonl(str(tmp_path / "train2.jsonl"), make_records(9, seed=4))
+    code, _, err = run_cli(prepare_main, prepare_args(tiny_vocab, link, more, "--overwrite"), capsys)
+    assert code == 0, err
+    assert link.is_symlink()
+    assert sum(1 for _ in open(real / "train.meta.jsonl")) == 9

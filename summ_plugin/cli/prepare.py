@@ -89,9 +89,12 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
                 if not os.path.exists(path):
                     parser.error(f"--input {path}: not found")
                 try:
-                    inputs[_split_of(path)] = path
+                    split = _split_of(path)
                 except ValueError:
                     parser.error(f"--input {path}: cannot tell the split from the name (use train.*, valid.*, test.* or --train/--valid/--test)")
+                if split in inputs:  # the later one would silently replace the earlier
+                    parser.error(f"--input: {inputs[split]} and {path} are both the {split} split; give one file per split")
+                inputs[split] = path
     else:
         inputs = per_split
     if not inputs:

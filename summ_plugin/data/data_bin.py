@@ -451,7 +451,7 @@ def check_destination(dest: str, overwrite: bool) -> None:
         return
     if not overwrite:
         raise PrepareError(f"{dest}: already exists (pass --overwrite to replace it)")
-    if os.path.islink(dest) or not os.path.isdir(dest):
+    if not os.path.isdir(dest):
         raise PrepareError(f"{dest}: exists and is not a directory")
     if os.listdir(dest) and not os.path.exists(os.path.join(dest, PREPARE_JSON)):
         # never delete a directory that summ-prepare did not write

@@ -338,7 +338,8 @@ def files_read(config: PrepareConfig) -> List[Tuple[str, str]]:
 def prepare_data_bin(config: PrepareConfig) -> str:
     """Build the data-bin described by ``config``; return the data path for fairseq-train."""
     validate_config(config)
-    dest = os.path.abspath(config.destdir)
+    # a symlinked --destdir (data on another disk): the data-bin it names is replaced, the link kept
+    dest = os.path.realpath(config.destdir)
     # the destination is built whole: it must not be, hold or lie inside anything read
     # (summ-prepare's command line checks the same; this guards every other caller)
     check_outputs_are_not_inputs(files_read(config), [], [("--destdir", dest)])
