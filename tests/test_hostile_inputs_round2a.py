@@ -925,3 +925,24 @@ def test_attack_overwrite_through_a_symlinked_destdir_keeps_the_link(tiny_vocab,
     assert code == 0, err
     assert link.is_symlink()
     assert sum(1 for _ in open(real / "train.meta.jsonl")) == 9
+
+
+@pytest.mark.parametrize("what", ["directory", "fifo"])
+def test_attack_a_selector_that_is_not_a_file_is_one_line(what, tiny_vocab, train_file, tmp_path, capsys):
+    """A directory or FIFO as the selector: an IsADirectoryError / SpecialFileError traceback from
+    the copy into the data-bin (summ-prepare), or a hang (summ-summarize, summ-eval-retrieval)."""
+    selector = tmp_path / "selector.json"
+    selector.mkdir() if what == "directory" else os.mkfifo(selector)
+    argv = prepare_args(tiny_vocab, tmp_path / "bin", train_file)
+    argv[argv.index("--retriever") + 1] = "learned"
+    with fails_if_blocked():
+        code, _, err = run_cli(prepare_main, argv + ["--retriever-options", json.dumps({"selector": str(selector)})],
+                               capsys)
+    assert code == 2
+    assert_one_line_error(err, str(selector), "is a directory" if what == "directory" else "not a regular file")
+    valid = write_jsonl(str(tmp_path / "valid.jsonl"), make_records(3, seed=2))
+    with fails_if_blocked():
+        code, _, err = run_cli(eval_retrieval_main, ["--input", valid, "--retrievers", "learned", "--selector",
+                                                     str(selector), "--log-level", "WARNING"], capsys)
+    assert code == 2
+    assert_one_line_error(err, str(selector))

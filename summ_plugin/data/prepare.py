@@ -292,6 +292,10 @@ def resolve_retrievers(config: PrepareConfig, out_dir: str, encoder: ExampleEnco
         selector = (options or {}).get("selector")
         if not selector or os.path.dirname(os.path.abspath(selector)) == os.path.abspath(out_dir):
             continue
+        if not os.path.isfile(selector):
+            what = "is a directory" if os.path.isdir(selector) else \
+                "not a regular file" if os.path.exists(selector) else "no such file"
+            raise PrepareError(f"{selector}: --{options_field.replace('_', '-')} selector: {what}")
         copy = os.path.join(out_dir, file_name)
         shutil.copyfile(selector, copy)
         config = replace(config, **{options_field: dict(options, selector=copy)})

@@ -70,7 +70,10 @@ def parse_json(text: str):
 
 def load_json_file(path: str):
     """The decoded JSON file at ``path``: a :class:`JSONTextError` names the file (and line) for
-    invalid UTF-8 or anything :func:`parse_json` refuses; OSError is the caller's."""
+    invalid UTF-8 or anything :func:`parse_json` refuses, and for a path that is not a regular
+    file (a FIFO would block); OSError (missing, a directory, unreadable) is the caller's."""
+    if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
+        raise JSONTextError("not a regular file (a pipe or device)", None, path)
     with open(path, "rb") as handle:
         data = handle.read()
     try:
