@@ -946,3 +946,22 @@ def test_attack_a_selector_that_is_not_a_file_is_one_line(what, tiny_vocab, trai
                                                      str(selector), "--log-level", "WARNING"], capsys)
     assert code == 2
     assert_one_line_error(err, str(selector))
+
+
+def test_attack_raw_cache_dir_that_is_a_file_is_one_line(tiny_vocab, tmp_path):
+    import shutil
+
+    from summ_plugin.errors import UserError
+    from summ_plugin.tasks.retrieve_summarize import RetrieveSummarizeConfig, RetrieveSummarizeTask
+
+    raw = tmp_path / "raw"
+    write_jsonl(str(raw / "train.jsonl"), make_records(6, seed=1))
+    write_jsonl(str(raw / "valid.jsonl"), make_records(3, seed=2))
+    for key, name in (("encoder_json", "encoder.json"), ("vocab_bpe", "vocab.bpe"), ("dict", "dict.txt")):
+        shutil.copyfile(tiny_vocab[key], raw / name)
+    cache = tmp_path / "cache"
+    cache.write_text("a file")
+    cfg = RetrieveSummarizeConfig(data=str(raw), retriever="lead", max_source_positions=96, raw_cache_dir=str(cache))
+    with pytest.raises(UserError, match=f"{cache} is a file, not a directory"):  # was a FileExistsError traceback
+        RetrieveSummarizeTask.setup_task(cfg)
+    assert cache.read_text() == "a file"

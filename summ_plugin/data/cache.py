@@ -21,7 +21,7 @@ from summ_plugin.data.config import PrepareConfig, PrepareError
 from summ_plugin.data.data_bin import PREPARE_JSON, data_path
 from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin, sha256_path
 from summ_plugin.data.records import FieldNames
-from summ_plugin.safe_io import remove_stale_temps
+from summ_plugin.safe_io import file_in_the_way, remove_stale_temps
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ def prepare_cached(raw_dir: str, options: Dict, cache_root: Optional[str] = None
     config = _config_from_options(raw_dir, options, destdir="")
     key = cache_key(config)
     target = os.path.join(root, key)
+    blocker = root if os.path.exists(root) and not os.path.isdir(root) else file_in_the_way(root)
+    if blocker:
+        raise PrepareError(f"{root}: the raw-directory cache (--raw-cache-dir / ${CACHE_ENV}) cannot be created: "
+                           f"{blocker} is a file, not a directory")
     os.makedirs(root, exist_ok=True)
     complete = os.path.join(target, PREPARE_JSON)
     if os.path.exists(complete):
