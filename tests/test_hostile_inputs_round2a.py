@@ -184,14 +184,6 @@ def test_item01_report_refuses_to_write_over_its_log(tmp_path, capsys):
     assert snapshot(log) == before
 
 
-def test_item01_fix_vocab_and_export_declare_their_files():
-    """Every tool declares which options it reads and writes (the check runs in run_main)."""
-    from summ_plugin.cli import export_hf, fix_vocab
-
-    assert fix_vocab.FILES.writes == ("out",) and "checkpoint" in fix_vocab.FILES.reads
-    assert export_hf.FILES.writes_dirs == ("out",) and "checkpoint" in export_hf.FILES.reads
-
-
 def test_item01_fix_vocab_refuses_out_onto_the_dict(tmp_path, capsys):
     from summ_plugin.cli.fix_vocab import main as fix_vocab_main
 
@@ -965,3 +957,25 @@ def test_attack_raw_cache_dir_that_is_a_file_is_one_line(tiny_vocab, tmp_path):
     with pytest.raises(UserError, match=f"{cache} is a file, not a directory"):  # was a FileExistsError traceback
         RetrieveSummarizeTask.setup_task(cfg)
     assert cache.read_text() == "a file"
+
+
+def test_item01_every_tool_declares_its_file_options_by_real_dests():
+    """A misspelled dest would silently skip the output-onto-input check: every name in a tool's
+    FileOptions must be one of its parser's dests, and every tool must declare one."""
+    import importlib
+    import re
+
+    from summ_plugin.cli.common import FileOptions
+    from tests._fairseq import REPO
+
+    with open(os.path.join(REPO, "setup.py"), encoding="utf-8") as handle:
+        modules = re.findall(r'"summ-[\w-]+=(summ_plugin\.cli\.\w+):main"', handle.read())
+    assert len(modules) >= 9
+    for name in modules:
+        module = importlib.import_module(name)
+        files = getattr(module, "FILES", None)
+        assert isinstance(files, FileOptions), name
+        dests = {action.dest for action in module.build_parser()._actions}
+        declared = files.reads + files.writes + files.writes_dirs + files.reads_whole + files.comma_separated
+        assert set(declared) <= dests, (name, set(declared) - dests)
+        assert files.writes or files.writes_dirs or files.more, name
