@@ -20,6 +20,7 @@ import zlib
 from typing import Iterable, Iterator, Optional, Tuple
 
 from ...atomic import atomic_output
+from ...errors import UserError
 from ..records import BadRecordError, FieldNames, Record, record_from_dict
 from .files import InputFormatError, file_stem, open_input_binary
 from .layouts import detect_layout
@@ -27,7 +28,7 @@ from .layouts import detect_layout
 logger = logging.getLogger(__name__)
 
 
-class JSONTextError(ValueError):
+class JSONTextError(UserError, ValueError):
     """Text that is not JSON Python can decode. ``reason``: one phrase; ``line``: 1-based line
     of the text where known. ``str()`` is ``[PATH[:LINE]: ]reason``."""
 
