@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from ..atomic import publish_directory
-from ..data.config import trained_bpe_field, trained_data_bin_field
+from ..data.config import allow_bpe_mismatch_field, trained_bpe_field, trained_data_bin_field
 from .checkpoint import check_is_bart, read_fairseq_checkpoint
 from .errors import ExportError
 from .generation import build_generation_config, validated_generation_settings
@@ -26,6 +26,7 @@ class ExportOptions:
     data_bin: Optional[str] = trained_data_bin_field()
     encoder_json: Optional[str] = trained_bpe_field("encoder.json")
     vocab_bpe: Optional[str] = trained_bpe_field("vocab.bpe")
+    allow_bpe_mismatch: bool = allow_bpe_mismatch_field()
 
 
 @dataclass
@@ -49,7 +50,8 @@ def export_to_hf(options: ExportOptions) -> ExportReport:
     data_bin = find_data_bin(bart, options.data_bin)
     dictionary = load_training_dictionary(data_bin, bart)
     encoder_json, vocab_bpe = resolve_bpe_files(
-        {"encoder_json": options.encoder_json, "vocab_bpe": options.vocab_bpe}, bart, data_bin)
+        {"encoder_json": options.encoder_json, "vocab_bpe": options.vocab_bpe}, bart, data_bin,
+        allow_mismatch=options.allow_bpe_mismatch)
     encoder, merges = read_bpe_files(encoder_json, vocab_bpe)
     vocab = build_vocabulary_map(list(dictionary.symbols), bart.state["encoder.embed_tokens.weight"].shape[0], encoder)
     if vocab.alias_ids:

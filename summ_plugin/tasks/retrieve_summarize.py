@@ -10,6 +10,7 @@
 """
 import json
 import logging
+import os
 from argparse import Namespace
 from dataclasses import dataclass, field
 from typing import Optional
@@ -18,7 +19,7 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
 from ..data.data_bin import DataBinError
-from ..data.config import prepare_setting_field
+from ..data.config import allow_bpe_mismatch_field, prepare_setting_field
 from ..hydra_compat import give_model_args_the_task_name
 from ..positions import install_position_extension_hook
 from ..registry import register_task_once
@@ -56,6 +57,7 @@ class RetrieveSummarizeConfig(TranslationConfig):
     dict_path: Optional[str] = field(
         default=None, metadata={"help": "dict.txt for raw data; default: DATA/dict.txt"}
     )
+    allow_bpe_mismatch: bool = allow_bpe_mismatch_field()
     raw_cache_dir: Optional[str] = field(
         default=None, metadata={"help": "where prepared raw data is cached (default DATA/.summ_cache)"}
     )
@@ -102,6 +104,22 @@ def refuse_eval_bleu(cfg) -> None:
         )
 
 
+# task settings that name files or directories (DATA may list shards joined with ':')
+PATH_SETTINGS = ("data", "encoder_json", "vocab_bpe", "dict_path", "raw_cache_dir")
+
+
+def record_absolute_paths(cfg) -> None:
+    """Make the task's paths absolute before training starts: fairseq stores the task settings
+    in every checkpoint, and a relative path read later (summ-summarize, summ-export-hf, a
+    resumed run) would be resolved against that day's working directory, where it may lead to
+    other files."""
+    for name in PATH_SETTINGS:
+        value = getattr(cfg, name, None)
+        if isinstance(value, str) and value:
+            setattr(cfg, name, os.pathsep.join(os.path.abspath(p) if p else p for p in value.split(os.pathsep))
+                    if name == "data" else os.path.abspath(value))
+
+
 @register_task_once("retrieve_summarize", dataclass=RetrieveSummarizeConfig)
 class RetrieveSummarizeTask(TranslationTask):
     cfg: RetrieveSummarizeConfig
@@ -115,6 +133,8 @@ class RetrieveSummarizeTask(TranslationTask):
     @classmethod
     def setup_task(cls, cfg: RetrieveSummarizeConfig, **kwargs):
         refuse_eval_bleu(cfg)
+        # the checkpoint stores these: absolute, so that they never depend on where it is used
+        record_absolute_paths(cfg)
         # A raw directory becomes a cached data-bin before the dictionaries are read.
         cfg.data = raw_data.resolve_data_path(cfg)
         positions_check.check_positions_fit_data(cfg.data, cfg.max_source_positions, "task")
