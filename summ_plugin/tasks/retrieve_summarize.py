@@ -113,11 +113,33 @@ def record_absolute_paths(cfg) -> None:
     in every checkpoint, and a relative path read later (summ-summarize, summ-export-hf, a
     resumed run) would be resolved against that day's working directory, where it may lead to
     other files."""
+    if cfg is None:
+        return
+    from omegaconf import OmegaConf, open_dict
+
     for name in PATH_SETTINGS:
         value = getattr(cfg, name, None)
         if isinstance(value, str) and value:
-            setattr(cfg, name, os.pathsep.join(os.path.abspath(p) if p else p for p in value.split(os.pathsep))
-                    if name == "data" else os.path.abspath(value))
+            value = (os.pathsep.join(os.path.abspath(p) if p else p for p in value.split(os.pathsep))
+                     if name == "data" else os.path.abspath(value))
+            if OmegaConf.is_config(cfg):
+                with open_dict(cfg):
+                    setattr(cfg, name, value)
+            else:
+                setattr(cfg, name, value)
+
+
+def stored_task_config(cfg):
+    """The task settings the trainer saves in checkpoints. fairseq's setup_task hands the task a
+    merged copy of them (merge_with_parent), whose parent is the whole run's config: its
+    ``task`` is the one saved. None when there is no such parent (a plain namespace)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.is_config(cfg):
+        return None
+    parent = cfg._get_parent()
+    stored = parent.get("task") if parent is not None and OmegaConf.is_dict(parent) else None
+    return stored if OmegaConf.is_config(stored) and stored is not cfg else None
 
 
 @register_task_once("retrieve_summarize", dataclass=RetrieveSummarizeConfig)
@@ -135,6 +157,7 @@ class RetrieveSummarizeTask(TranslationTask):
         refuse_eval_bleu(cfg)
         # the checkpoint stores these: absolute, so that they never depend on where it is used
         record_absolute_paths(cfg)
+        record_absolute_paths(stored_task_config(cfg))
         # A raw directory becomes a cached data-bin before the dictionaries are read.
         cfg.data = raw_data.resolve_data_path(cfg)
         positions_check.check_positions_fit_data(cfg.data, cfg.max_source_positions, "task")
