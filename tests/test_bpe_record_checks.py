@@ -372,3 +372,31 @@ def test_export_where_stored_relative_paths_lead_to_other_files_stops(tiny_data_
     with open(tmp_path / "old-export" / "fairseq_export.json", encoding="utf-8") as handle:
         provenance = json.load(handle)
     assert provenance["unk_alias_ids"] == [] and provenance["tokenizer_cleaning_equal"] is True
+
+
+@pytest.mark.usefixtures("fairseq_processes")
+def test_summarize_an_older_checkpoint_with_relative_bpe_paths(tiny_checkpoint, tiny_raw_dir, tiny_vocab, gpt2_files,
+                                                               tmp_path, monkeypatch, capsys):
+    """An older checkpoint stored task.encoder_json as given ('vocab/encoder.json'): read against
+    today's directory, with a WARNING, and refused where it leads to other files."""
+    from summ_plugin.cli.summarize import main
+
+    old = _with_task_settings(tiny_checkpoint, str(tmp_path / "old.pt"), encoder_json="vocab/encoder.json",
+                              vocab_bpe="vocab/vocab.bpe")
+    right, wrong = tmp_path / "right", tmp_path / "wrong"
+    _copy_pair(tiny_vocab, str(right / "vocab"))
+    (wrong / "vocab").mkdir(parents=True)
+    for src, name in zip(gpt2_files, ("encoder.json", "vocab.bpe")):
+        shutil.copyfile(src, wrong / "vocab" / name)
+    out = tmp_path / "h.jsonl"
+    argv = ["--path", old, "--input", os.path.join(tiny_raw_dir, "test.jsonl"), "--output", str(out),
+            "--beam", "1", "--max-len-b", "4", "--cpu"]
+    monkeypatch.chdir(wrong)
+    assert _exit_status(main, argv) == 2
+    errors, err = _error_lines(capsys)
+    assert len(errors) == 1 and "Traceback" not in err and "is relative" in err
+    assert str(wrong / "vocab" / "encoder.json") in errors[0] and tiny_vocab["encoder_json"] in errors[0]
+    assert not out.exists()
+    monkeypatch.chdir(right)
+    assert _exit_status(main, argv) == 0
+    assert len(out.read_text().splitlines()) == 4

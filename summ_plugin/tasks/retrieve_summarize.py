@@ -155,9 +155,12 @@ class RetrieveSummarizeTask(TranslationTask):
     @classmethod
     def setup_task(cls, cfg: RetrieveSummarizeConfig, **kwargs):
         refuse_eval_bleu(cfg)
-        # the checkpoint stores these: absolute, so that they never depend on where it is used
-        record_absolute_paths(cfg)
-        record_absolute_paths(stored_task_config(cfg))
+        if not kwargs.get("from_checkpoint"):
+            # the checkpoint stores these: absolute, so that they never depend on where it is
+            # used. A checkpoint's own settings are left as stored: the tools that read an older
+            # one's relative paths say how they resolve them (data/bpe_record.py)
+            record_absolute_paths(cfg)
+            record_absolute_paths(stored_task_config(cfg))
         # A raw directory becomes a cached data-bin before the dictionaries are read.
         cfg.data = raw_data.resolve_data_path(cfg)
         positions_check.check_positions_fit_data(cfg.data, cfg.max_source_positions, "task")
