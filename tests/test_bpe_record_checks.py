@@ -400,3 +400,17 @@ def test_summarize_an_older_checkpoint_with_relative_bpe_paths(tiny_checkpoint, 
     monkeypatch.chdir(right)
     assert _exit_status(main, argv) == 0
     assert len(out.read_text().splitlines()) == 4
+
+
+@pytest.mark.usefixtures("fairseq_processes")
+def test_fairseq_train_eval_rouge_with_other_bpe_files_stops_with_one_line(tiny_data_bin, tiny_vocab, gpt2_files,
+                                                                         tmp_path):
+    from tests._fairseq import fairseq_train
+
+    proc = fairseq_train(tiny_data_bin, str(tmp_path / "ckpt"), "--max-update", "1", "--eval-rouge",
+                         "--encoder-json", gpt2_files[0], "--vocab-bpe", gpt2_files[1], check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout
+    errors = [line for line in proc.stdout.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "--eval-rouge:" in errors[0]
+    assert gpt2_files[0] in errors[0] and tiny_vocab["encoder_json"] in errors[0]
+    assert not os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
