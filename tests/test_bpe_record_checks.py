@@ -214,6 +214,21 @@ def test_a_relative_stored_path_is_read_as_before_with_a_warning_and_checked(tin
         resolve_bpe_files(data_bin, {}, stored, stored_in="old.pt")
 
 
+def test_recorded_paths_are_resolved_against_the_data_bin_never_the_working_directory(tiny_data_bin, tmp_path,
+                                                                                     monkeypatch):
+    data_bin = DataBin.locate(tiny_data_bin)
+    sha = data_bin.manifest.encoder_json.sha256
+    monkeypatch.chdir(tmp_path)
+    # version 2 holds a file inside the data-bin relative to it (write_manifest)
+    inside = DataBin(data_bin.root, replace(data_bin.manifest, encoder_json=RecordedFile("bpe/encoder.json", sha)))
+    assert inside.recorded_file("encoder_json") == RecordedFile(os.path.join(data_bin.root, "bpe/encoder.json"), sha)
+    # version 1 recorded the path as typed, relative to a directory nobody knows now: no path, only the sha256
+    v1 = DataBin(data_bin.root, replace(data_bin.manifest, format_version=1,
+                                        encoder_json=RecordedFile("vocab/encoder.json", sha)))
+    assert v1.recorded_file("encoder_json") == RecordedFile(None, sha)
+    assert DataBin(str(tmp_path), None).recorded_file("encoder_json") is None
+
+
 def test_a_data_bin_without_a_record_is_not_checked(tiny_vocab, tmp_path, gpt2_files):
     bare = DataBin(str(tmp_path), None)
     assert check_against_record(bare, "encoder_json", gpt2_files[0]) is False
