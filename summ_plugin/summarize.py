@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from .atomic import atomic_output
 from .data.bpe_record import resolve_bpe_files, resolve_stored_path
-from .data.config import allow_bpe_mismatch_field, input_format_field, on_bad_record_field, trained_bpe_field, trained_data_bin_field
+from .data.config import (allow_bpe_mismatch_field, input_format_field, on_bad_record_field, trained_bpe_field,
+                          trained_data_bin_field)
 from .data.bad_records import BadRecordPolicy, with_duplicate_check
 from .data.encoder import ExampleEncoder
 from .data.pool import chunked
