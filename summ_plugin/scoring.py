@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_write_text
+from summ_plugin.data.config import allow_bpe_mismatch_field
 from summ_plugin.data.formats import iter_jsonl_objects
 from summ_plugin.data.records import BadRecordError
 from summ_plugin.errors import UserError
@@ -53,6 +54,10 @@ class ScoreConfig:
     encoder_json: Optional[str] = field(default=None, metadata={
         "help": "GPT-2 encoder.json", "aliases": ["--gpt2-encoder-json"]})
     vocab_bpe: Optional[str] = field(default=None, metadata={"help": "GPT-2 vocab.bpe", "aliases": ["--gpt2-vocab-bpe"]})
+    data_bin: Optional[str] = field(default=None, metadata={
+        "help": "with --bpe gpt2: the data-bin the model was trained on; the BPE files must be those its "
+                "prepare.json records (default for --encoder-json/--vocab-bpe: those files)"})
+    allow_bpe_mismatch: bool = allow_bpe_mismatch_field()
     json: Optional[str] = field(default=None, metadata={"help": "also write the figures as JSON to OUT", "metavar": "OUT"})
     per_sample: Optional[str] = field(default=None, metadata={
         "help": "write per-example F1 (JSONL: id, rouge1, ...) to OUT", "metavar": "OUT"})
@@ -227,9 +232,20 @@ class Gpt2Decoder:
     """Undo fairseq's ``gpt2`` BPE in generate output (BPE ids as text) with the user's
     encoder.json/vocab.bpe, through the project's one GPT-2 BPE (summ_plugin.data.bpe)."""
 
-    def __init__(self, encoder_json: Optional[str], vocab_bpe: Optional[str]):
+    def __init__(self, encoder_json: Optional[str], vocab_bpe: Optional[str], data_bin: Optional[str] = None,
+                 allow_mismatch: bool = False):
         from summ_plugin.data.bpe import BPEFileError, load_gpt2_bpe
 
+        if data_bin:
+            # the files the data-bin was prepared with (its sha256 record), by default and as a check
+            from summ_plugin.data.bpe_record import resolve_bpe_files
+            from summ_plugin.data.data_bin import DataBin
+
+            if not os.path.isdir(data_bin.split(os.pathsep)[0]):
+                raise ScoreInputError(f"--data-bin {data_bin}: no such directory")
+            encoder_json, vocab_bpe = resolve_bpe_files(
+                DataBin.locate(data_bin), {"encoder_json": encoder_json, "vocab_bpe": vocab_bpe},
+                allow_mismatch=allow_mismatch)
         for option, path in (("--encoder-json", encoder_json), ("--vocab-bpe", vocab_bpe)):
             if not path:
                 raise ScoreInputError(f"--bpe gpt2 needs {option}")
@@ -249,7 +265,8 @@ class Gpt2Decoder:
 
 def generate_pairs(args: "ScoreConfig") -> Tuple[List[str], List[str], List[str]]:
     gen = read_fairseq_generate(args.fairseq_generate)
-    decoder = Gpt2Decoder(args.encoder_json, args.vocab_bpe) if args.bpe == "gpt2" else None
+    decoder = Gpt2Decoder(args.encoder_json, args.vocab_bpe, args.data_bin,
+                          args.allow_bpe_mismatch) if args.bpe == "gpt2" else None
     sample_ids = sorted(gen.hypotheses)
     if args.refs_from_generate:
         missing = [i for i in sample_ids if i not in gen.targets]

@@ -17,7 +17,9 @@ from fairseq import checkpoint_utils, utils
 from tqdm import tqdm
 
 from .atomic import atomic_output
-from .data.config import input_format_field, on_bad_record_field, trained_bpe_field, trained_data_bin_field
+from .data.bpe_record import resolve_bpe_files, resolve_stored_path
+from .data.config import (allow_bpe_mismatch_field, input_format_field, on_bad_record_field, trained_bpe_field,
+                          trained_data_bin_field)
 from .data.bad_records import BadRecordPolicy, with_duplicate_check
 from .data.encoder import ExampleEncoder
 from .data.pool import chunked
@@ -59,6 +61,7 @@ class SummarizeConfig:
     data_bin: Optional[str] = trained_data_bin_field()
     encoder_json: Optional[str] = trained_bpe_field("encoder.json")
     vocab_bpe: Optional[str] = trained_bpe_field("vocab.bpe")
+    allow_bpe_mismatch: bool = allow_bpe_mismatch_field()
     retriever: Optional[str] = field(default=None, metadata={
         "help": "retriever (default: the valid/test retriever of the training data)"})
     retriever_options: Optional[Dict] = field(default=None, metadata={
@@ -180,23 +183,22 @@ def resolve_inference_settings(config: SummarizeConfig, task_cfg, model_position
     elif not config.retriever:
         logger.info("retriever %s %s: the one the model's valid data was prepared with (%s)",
                     recorded.name, json.dumps(recorded.options), record)
-    manifest = data_bin.manifest
+    # the files the data-bin was prepared with (its sha256 record), never others
+    bpe_files = resolve_bpe_files(
+        data_bin, {"encoder_json": config.encoder_json, "vocab_bpe": config.vocab_bpe},
+        {"encoder_json": getattr(task_cfg, "encoder_json", None), "vocab_bpe": getattr(task_cfg, "vocab_bpe", None)},
+        stored_in=config.checkpoint, allow_mismatch=config.allow_bpe_mismatch)
     settings = {
         "data_bin": data_bin.root,
         "dict_path": dict_path,
-        "encoder_json": config.encoder_json or getattr(task_cfg, "encoder_json", None)
-        or (manifest and manifest.encoder_json.path) or os.path.join(data_bin.root, "encoder.json"),
-        "vocab_bpe": config.vocab_bpe or getattr(task_cfg, "vocab_bpe", None)
-        or (manifest and manifest.vocab_bpe.path) or os.path.join(data_bin.root, "vocab.bpe"),
+        "encoder_json": bpe_files[0],
+        "vocab_bpe": bpe_files[1],
         "retriever": config.retriever or recorded.name,
         "retriever_options": (config.retriever_options or {}) if config.retriever else dict(recorded.options),
         "split_mode": config.split_mode or data_bin.split_mode,
         "max_source_positions": source_budget(
             config, data_bin, int(model_positions or task_cfg.max_source_positions)),
     }
-    for key in ("encoder_json", "vocab_bpe"):
-        if not os.path.isfile(settings[key]):
-            raise SummarizeError(f"{settings[key]} not found: give --{key.replace('_', '-')}")
     return settings
 
 
@@ -240,6 +242,8 @@ def load_model(config: SummarizeConfig):
 
     state = checkpoint_utils.load_checkpoint_to_cpu(config.checkpoint)
     trained_data = _apply_overrides(state, overrides)
+    if trained_data and not config.data_bin:
+        resolve_stored_path(str(trained_data), f"{config.checkpoint}'s task.data")  # warns if relative
     try:
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([config.checkpoint], state=state)
     except VocabFixError as err:

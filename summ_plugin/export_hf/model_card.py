@@ -4,7 +4,7 @@ import copy
 import json
 import os
 import shutil
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from ..data.data_bin import DataBin
 from .checkpoint import FairseqBart, architecture, count_layers
@@ -54,7 +54,10 @@ def _format_metric(value: Any) -> str:
 
 def model_card(bart: FairseqBart, data_bin: DataBin, retrieval: Optional[Dict],
                generation: Dict[str, Any], generation_source: str, vocab: VocabularyMap,
-               max_positions: int) -> str:
+               max_positions: int, cleaning_mismatches: Sequence[str] = ()) -> str:
+    """The model card. ``cleaning_mismatches``: probe texts on which the tokenizer's cleaning
+    differs from summ-prepare's (export_hf.tokenizer.cleaning_mismatches); then the card does
+    not claim equal ids and says which cleaning to apply first."""
     args = bart.model_args
     metric = bart.checkpoint_args.get("best_checkpoint_metric", "loss")
     lines = [
@@ -114,8 +117,13 @@ def model_card(bart: FairseqBart, data_bin: DataBin, retrieval: Optional[Dict],
         f"# pipeline(\"summarization\", model=\"PATH/TO/THIS/DIR\")(text, num_beams={beams})",
         "```", "",
         "## How it matches fairseq", "",
-        "- The tokenizer encodes `\" \" + text` with GPT-2's byte-level BPE and fairseq's `dict.txt` indices, ends "
-        "with `</s>` and adds no `<s>`: the ids summ-prepare gave the training data.",
+        "- The tokenizer cleans text as summ-prepare does (`summ_plugin.data.text.clean_text`: `\\r` to `\\n`, "
+        "control characters removed, NFC, whitespace-free runs longer than 100 characters broken with a space), "
+        "encodes `\" \" + text` with GPT-2's byte-level BPE and fairseq's `dict.txt` indices, ends with `</s>` and "
+        "adds no `<s>`: " + ("the ids summ-prepare gave the training data." if not cleaning_mismatches else
+                             f"**but its cleaning differs from summ-prepare's on {len(cleaning_mismatches)} test "
+                             "text(s)**: apply `summ_plugin.data.text.clean_text` to text before the tokenizer to "
+                             "get the ids the model was trained on."),
         "- Generation starts the decoder with `</s>`, never generates `<pad>`, forces `</s>` at the length limit; "
         "greedy decoding equals fairseq's token for token. Beam search follows transformers' rules, which can "
         "differ from fairseq's in rare ties and in how finished hypotheses are ranked.",
