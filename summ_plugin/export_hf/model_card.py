@@ -97,8 +97,9 @@ def model_card(bart: FairseqBart, data_bin: DataBin, retrieval: Optional[Dict],
             f"`{train_retriever}` for the training data, `{retrieval['retriever']}` (options "
             f"{json.dumps(retrieval['retriever_options'])}) for valid/test and at inference. `retrieval.json` holds the "
             "set-up (`retrieval/` the original `prepare.json` and any selector file); "
-            "`summ_plugin.retrieval.select_source` applies it. A whole long document needs "
-            "`tokenizer(..., truncation=True)` and then only its opening is read.", "",
+            "`summ_plugin.Summarizer.from_exported(DIR).summarize(text)` applies it, then generates. "
+            "A whole long document fed to the tokenizer needs `truncation=True` and then only its "
+            "opening is read.", "",
         ]
     else:
         lines += ["No retrieval set-up was found (no prepare.json in the data-bin).", ""]
