@@ -15,6 +15,7 @@ the ones the model was validated with (summ_plugin.generation_settings).
 
 This module imports neither fairseq nor transformers: each ``from_*`` imports what its path needs.
 """
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -121,7 +122,8 @@ def as_record(item: SummaryInput, index: int, fields: FieldNames = FieldNames())
     ``id`` (default: its position); a Record is used as it is. A BadRecordError names the input."""
     location = f"input {index}"
     if isinstance(item, Record):
-        return item
+        # a Record made by hand has no file:line: errors name its place in the inputs
+        return item if item.location else dataclasses.replace(item, location=location)
     if isinstance(item, str):
         if not item.strip():
             raise BadRecordError(location, "empty document", str(index))

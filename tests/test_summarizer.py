@@ -38,7 +38,9 @@ def test_inputs_become_records_in_their_order():
         id="1", documents=["a b.", "c d."], query="what?", title="T")
     sections = as_record({"id": "s", "sections": [{"title": "Intro", "text": "Body one."}, {"text": "Two."}]}, 0)
     assert sections.id == "s" and sections.documents == ["# Intro\n\nBody one.\n\nTwo."]
-    assert as_record(record, 7) is record
+    assert as_record(record, 7) == record and as_record(record, 7).location == "input 7"
+    located = Record(id="f", documents=["From a file."], location="docs.jsonl:3")
+    assert as_record(located, 7) is located
     for bad, reason in (({"query": "q"}, "missing field 'document'"), ("  ", "empty document"),
                         (42, "expected a string, a dict or a Record, got int"),
                         ({"document": "a", "documents": ["b"]}, "give one of them")):
