@@ -366,3 +366,25 @@ def test_from_exported_needs_no_fairseq(exported, test_records, tmp_path):
                           cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_the_readmes_three_lines_run(checkpoint, exported, test_records):
+    """The Python that opens the README's "Using it" section, with the fixtures' paths."""
+    import contextlib
+    import io
+    import re
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    section = readme[readme.index("## Using it"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert section.split("\n", 1)[1].lstrip("\n").startswith("```python")  # it opens the section
+    assert len(code.strip().splitlines()) == 3
+    code = code.replace('"checkpoints/checkpoint_best.pt"', repr(checkpoint)).replace('"hf/my-model"', repr(exported))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {"long_document": test_records[0]["document"]})
+    lines = printed.getvalue().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert re.fullmatch(r"\['.+'\]|\[\".+\"\]", line), line  # one summary each
