@@ -106,7 +106,7 @@ def _init_worker(config: PrepareConfig) -> None:
 
 
 def _encode_chunk(task: Tuple[Tuple[str, Dict], bool, List[object]]) -> List[object]:
-    """Worker entry: per item, ``(example, cleaned)`` or the BadRecordError (it pickles as it is).
+    """Worker entry: per item, ``([example, ...], cleaned)`` or the BadRecordError (it pickles as it is).
 
     Items are records or the errors found while reading them, passed through so that every
     outcome comes back in input order."""
@@ -117,7 +117,8 @@ def _encode_chunk(task: Tuple[Tuple[str, Dict], bool, List[object]]) -> List[obj
     for item in items:
         if isinstance(item, Record):
             try:
-                item = encoder.encode(item, retriever, use_reference)
+                # training data: one example per reference (use_reference is "this is train")
+                item = encoder.encode_all(item, retriever, use_reference, per_reference=use_reference)
             except BadRecordError as err:
                 item = err
         results.append(item)
@@ -218,7 +219,9 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
             if isinstance(result, BadRecordError):
                 policy.handle(result)
                 continue
-            writer.add(*result)
+            examples, cleaned = result
+            for number, example in enumerate(examples):
+                writer.add(example, cleaned and number == 0)
             check_unk_rate(writer.stats, split, config, final=False)
     stats = writer.stats
     if stats.examples == 0:

@@ -40,9 +40,10 @@ class Choice:
 
 
 def record_coverage(record, retriever, budget: Budget) -> Dict[str, float]:
-    """ROUGE-1/2 recall of ``record``'s reference by the source ``retriever`` selects for it."""
+    """ROUGE-1/2 recall of ``record``'s reference (the best of its references) by the source
+    ``retriever`` selects for it."""
     selection = budget.select(record, retriever)
-    return retrieval_coverage(" ".join(selection.passages), record.summary)
+    return retrieval_coverage(" ".join(selection.passages), record.references)
 
 
 def _labelled(task):
