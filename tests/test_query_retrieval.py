@@ -3,6 +3,7 @@ question in context (and transcripts' speakers), the density-trained selector (f
 3, version 2 still read), seeded sampling across documents, "no signal keeps lead", and
 features linear in the number of documents."""
 import json
+import os
 import random
 
 import numpy as np
@@ -162,13 +163,39 @@ BUDGET = Budget(max_positions=40, count_tokens=approx_token_count)
 def test_query_records_get_query_aware_candidates_and_beat_lead(tmp_path):
     selector = str(tmp_path / "s.json")
     choice = choose_retriever(_qa_corpus(40, 1), _qa_corpus(15, 2), BUDGET, selector)
-    names = [(row["retriever"], row["options"].get("scorer")) for row in choice.table]
-    assert names[:3] == [("lead", None), ("bm25", None), ("hybrid", "bm25")]
-    assert ("learned", None) in names
+    names = [(row["retriever"], row["options"].get("scorer"), row.get("objective")) for row in choice.table]
+    assert names[:3] == [("lead", None, None), ("bm25", None, None), ("hybrid", "bm25", None)]
+    assert ("learned", None, "density") in names and ("learned", None, "oracle") in names
     assert choice.retriever != "lead"
-    chosen = next(row for row in choice.table if (row["retriever"], row["options"]) == (choice.retriever, choice.options))
+    chosen = next(row for row in choice.table if (row["retriever"], row["options"], row.get("objective")) ==
+                  (choice.retriever, choice.options, choice.objective))
     assert chosen["rouge2_recall"] > choice.table[0]["rouge2_recall"] + 0.3
-    assert LearnedSelector.load(selector).objective == "density"
+    # only the chosen selector is kept, at the path given
+    assert os.listdir(tmp_path) == (["s.json"] if choice.objective else [])
+    if choice.objective:
+        assert LearnedSelector.load(selector).objective == choice.objective
+        assert choice.options["selector"] == selector
+
+
+def test_the_choice_keeps_the_selector_of_the_winning_objective(tmp_path):
+    # answers at the end of every story: a learned candidate must win
+    records = []
+    for i, record in enumerate(_qa_corpus(60, 7)):
+        sentences = record.documents[0].split(". ")
+        answer = next(s for s in sentences if "copper" in s)
+        sentences.remove(answer)
+        records.append(Record(id=record.id, documents=[". ".join(sentences + [answer])], query="What happened?",
+                              summary=record.summary))
+    selector = str(tmp_path / "sel.json")
+    choice = choose_retriever(records[:40], records[40:], BUDGET, selector)
+    assert choice.objective in ("density", "oracle") and choice.options["selector"] == selector
+    assert os.listdir(tmp_path) == ["sel.json"]
+    assert LearnedSelector.load(selector).objective == choice.objective
+    for row in choice.table:
+        if row.get("objective") == choice.objective:
+            assert row["options"]["selector"] == selector
+        else:
+            assert "selector" not in row["options"]
 
 
 def test_records_without_query_keep_the_old_candidates(tmp_path):
@@ -275,3 +302,34 @@ def test_the_choice_samples_across_documents_seeded(tmp_path):
     assert [r.id for r in _sample_records(path, config, "train", 40, seed=1)] != [r.id for r in sample]
     everything = _sample_records(path, config, "train", 60)
     assert len({r.id.split("-")[0] for r in everything}) == 50  # all stories before any second question
+
+
+# ----------------------------------------------------------------------------- corpora
+
+def test_make_aclsum_queries_writes_one_record_per_aspect(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    wheel = tmp_path / "aclsum-0.1.2-py3-none-any.whl"
+    row = {"id": "P1", "summary": {"challenge": "Hard  problem.", "approach": "A method.", "outcome": "It works."}}
+    paper = {"title": "A Title", "pdf_parse": {"body_text": [
+        {"text": "We study things.", "section": "Introduction", "sec_num": "1"}]}}
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name in ("train.jsonl", "val.jsonl"):
+            archive.writestr(f"aclsum/dataset/{name}", json.dumps(row) + "\n")
+        archive.writestr("aclsum/dataset/paper_jsons/P1.json", json.dumps(paper))
+    out = tmp_path / "out"
+    for extra in ([], ["--queries"]):
+        subprocess.run([sys.executable, os.path.join(root, "scripts", "make_aclsum.py"), "--out",
+                        str(out / (extra[0][2:] if extra else "plain")), "--wheel", str(wheel), *extra],
+                       check=True, cwd=root, capture_output=True)
+    plain = [json.loads(line) for line in open(out / "plain" / "valid.jsonl")]
+    assert plain[0]["summary"] == "Hard problem.\nA method.\nIt works." and "query" not in plain[0]
+    rows = [json.loads(line) for line in open(out / "queries" / "valid.jsonl")]
+    assert [r["id"] for r in rows] == ["P1-challenge", "P1-approach", "P1-outcome"]
+    assert [r["summary"] for r in rows] == ["Hard problem.", "A method.", "It works."]
+    assert rows[1]["query"] == "What approach or method does the paper propose?"
+    assert all(r["document"] == "1 Introduction\n\nWe study things." and r["title"] == "A Title" for r in rows)

@@ -14,15 +14,20 @@ held-out records under the real token budget, and returns the best:
 candidate selects: a choice then would be noise (issue 25, item 7).
 """
 import logging
+import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 from tqdm import tqdm
 
 from .base import build_retriever
 from .budget import Budget
 from .coverage import retrieval_coverage
-from .learned import LearnedSelector, density_labelled_features, train_selector
+from .features import passage_features
+from .learned import OBJECTIVES, LearnedSelector, passage_densities, train_selector
+from .oracle import greedy_oracle
+from .passages import split_passages
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,8 @@ class Choice:
     # one row per candidate: name, options, mean rouge1/rouge2 recall, records
     table: List[Dict] = field(default_factory=list)
     reason: str = ""
+    # the objective of the chosen candidate's selector (None: no selector)
+    objective: Optional[str] = None
 
 
 def record_coverage(record, retriever, budget: Budget) -> Dict[str, float]:
@@ -61,33 +68,64 @@ def record_coverage(record, retriever, budget: Budget) -> Dict[str, float]:
 
 
 def _labelled(task):
+    """One record's passage features, density targets and greedy-oracle labels (its first reference)."""
     record, split_mode = task
-    return density_labelled_features(record.documents, record.query, record.title, record.references, split_mode)
+    passages = split_passages(record.documents, mode=split_mode)
+    features = passage_features(passages, record.query, record.title)
+    texts = [p.text for p in passages]
+    picks = np.zeros(len(passages))
+    picks[greedy_oracle(texts, record.summary)] = 1.0
+    return features, passage_densities(texts, record.references), picks
 
 
-def train_selector_on(records: Sequence, split_mode: str, training_info: Optional[Dict] = None,
-                      workers: int = 1) -> LearnedSelector:
-    """Label the passages of ``records`` (with summaries; in ``workers`` processes) with their
-    density (reference n-grams per token, averaged over the references) and train a selector.
+def train_selectors_on(records: Sequence, split_mode: str, training_info: Optional[Dict] = None,
+                       workers: int = 1) -> Dict[str, LearnedSelector]:
+    """Label the passages of ``records`` (with summaries; in ``workers`` processes) and train one
+    selector per objective (``OBJECTIVES``): ``{"density": ..., "oracle": ...}``, leaving out an
+    objective whose labels have no signal.
 
-    The density objective: what fills a budget best is the densest text, and on questions it
-    covered more than the oracle's 0/1 picks (docs/RETRIEVAL.md). The result does not depend on
-    ``workers`` (order is kept)."""
+    Both learn from the same features. "density" (reference n-grams per token, averaged over the
+    references) covered more on questions with several answers (SQuALITY), "oracle" (the greedy
+    oracle's picks) on papers (aclsum): which one a corpus needs is measured on held-out records
+    by :func:`score_candidates`, not guessed. The result does not depend on ``workers``."""
     tasks = [(record, split_mode) for record in records]
-    progress = dict(desc="selector: features and targets", unit="rec", total=len(tasks), disable=None)
+    progress = dict(desc="selector: features and labels", unit="rec", total=len(tasks), disable=None)
     if workers > 1 and len(tasks) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(workers) as pool:
-            examples = list(tqdm(pool.map(_labelled, tasks, chunksize=8), **progress))
+            labelled = list(tqdm(pool.map(_labelled, tasks, chunksize=8), **progress))
     else:
-        examples = [_labelled(task) for task in tqdm(tasks, **progress)]
-    return train_selector(examples, split_mode, training_info, objective="density")
+        labelled = [_labelled(task) for task in tqdm(tasks, **progress)]
+    selectors, errors = {}, []
+    for objective, column in (("density", 1), ("oracle", 2)):
+        try:
+            selectors[objective] = train_selector([(row[0], row[column]) for row in labelled], split_mode,
+                                                  training_info, objective=objective)
+        except ValueError as err:  # no passage has signal
+            errors.append(f"{objective}: {err}")
+    if not selectors:
+        raise ValueError("; ".join(errors))
+    return selectors
 
 
-def describe(name: str, options: Dict) -> str:
+def train_selector_on(records: Sequence, split_mode: str, training_info: Optional[Dict] = None,
+                      workers: int = 1, objective: str = "density") -> LearnedSelector:
+    """One selector (summ-train-selector): :func:`train_selectors_on`'s ``objective`` one."""
+    selectors = train_selectors_on(records, split_mode, training_info, workers)
+    if objective not in selectors:
+        raise ValueError(f"no passage has a {objective} label to learn from")
+    return selectors[objective]
+
+
+def describe(name: str, options: Dict, objective: Optional[str] = None) -> str:
     shown = {k: v for k, v in options.items() if k != "selector"}
-    return name + (" " + " ".join(f"{k}={v}" for k, v in sorted(shown.items())) if shown else "")
+    text = name + (" " + " ".join(f"{k}={v}" for k, v in sorted(shown.items())) if shown else "")
+    return text + (f" ({objective} selector)" if objective else "")
+
+
+def _describe_row(row: Dict) -> str:
+    return describe(row["retriever"], row["options"], row.get("objective"))
 
 
 def candidates_for(records: Sequence) -> Tuple[Tuple[str, Dict], ...]:
@@ -97,24 +135,31 @@ def candidates_for(records: Sequence) -> Tuple[Tuple[str, Dict], ...]:
     return CANDIDATES
 
 
-def score_candidates(records: Sequence, selector_path: Optional[str], budget: Budget,
+def score_candidates(records: Sequence, selectors: Union[None, str, Dict[str, str]], budget: Budget,
                      candidates: Optional[Sequence[Tuple[str, Dict]]] = None) -> Choice:
     """Score each candidate on ``records``; the best mean ROUGE-2 recall wins, lead on ties and
     when no candidate covers the references at all (see MIN_SIGNAL_ROUGE2).
 
-    Record by record, all candidates in turn: the learned ones then share one computation of
-    the record's passage features (the learned retriever keeps the last record's features).
+    ``selectors``: the selector file of the learned candidates, or ``{objective: file}`` to score
+    each learned candidate with each (rows then carry their ``objective``). Record by record, all
+    candidates in turn: the learned ones share one computation of the record's passage features.
     """
     if candidates is None:
         candidates = candidates_for(records)
+    if isinstance(selectors, str):
+        selectors = {None: selectors}
+    selectors = selectors or {}
     table = []
-    for name, options in candidates:
-        uses_selector = name == "learned" or options.get("scorer") == "learned"
-        if uses_selector and selector_path is None:
-            continue
-        options = dict(options, **({"selector": selector_path} if uses_selector else {}))
-        table.append({"retriever": name, "options": options, "records": len(records),
-                      "rouge1_recall": 0.0, "rouge2_recall": 0.0})
+    for objective, path in [(None, None)] + list(selectors.items()):
+        for name, options in candidates:
+            uses_selector = name == "learned" or options.get("scorer") == "learned"
+            if uses_selector != (path is not None):
+                continue
+            row = {"retriever": name, "options": dict(options, **({"selector": path} if uses_selector else {})),
+                   "records": len(records), "rouge1_recall": 0.0, "rouge2_recall": 0.0}
+            if objective is not None:
+                row["objective"] = objective
+            table.append(row)
     retrievers = [build_retriever(row["retriever"], **row["options"]) for row in table]
     for record in tqdm(records, desc="scoring candidates", unit="rec", disable=None, leave=False):
         for row, retriever in zip(table, retrievers):
@@ -133,24 +178,31 @@ def score_candidates(records: Sequence, selector_path: Optional[str], budget: Bu
     elif best is lead:
         reason = f"lead covers the reference at least as well as every other candidate on {len(records)} held-out records"
     else:
-        reason = (f"{describe(best['retriever'], best['options'])} covers more of the reference than lead "
+        reason = (f"{_describe_row(best)} covers more of the reference than lead "
                   f"(ROUGE-2 recall {100 * best['rouge2_recall']:.1f} vs {100 * lead['rouge2_recall']:.1f}) "
                   f"on {len(records)} held-out records")
-    return Choice(best["retriever"], dict(best["options"]), table, reason)
+    return Choice(best["retriever"], dict(best["options"]), table, reason, best.get("objective"))
 
 
 def format_table(choice: Choice) -> str:
     lines = ["candidate | R-1 recall | R-2 recall"]
     for row in choice.table:
-        mark = " <- chosen" if (row["retriever"], row["options"]) == (choice.retriever, choice.options) else ""
-        lines.append(f"{describe(row['retriever'], row['options'])} | {100 * row['rouge1_recall']:.1f} | "
-                     f"{100 * row['rouge2_recall']:.1f}{mark}")
+        chosen = (row["retriever"], row["options"], row.get("objective")) == \
+            (choice.retriever, choice.options, choice.objective)
+        lines.append(f"{_describe_row(row)} | {100 * row['rouge1_recall']:.1f} | "
+                     f"{100 * row['rouge2_recall']:.1f}{' <- chosen' if chosen else ''}")
     return "\n".join(lines)
+
+
+def _objective_path(selector_path: str, objective: str) -> str:
+    root, ext = os.path.splitext(selector_path)
+    return f"{root}.{objective}{ext or '.json'}"
 
 
 def choose_retriever(train_records: Sequence, held_out_records: Sequence, budget: Budget,
                      selector_path: str, training_info: Optional[Dict] = None, workers: int = 1) -> Choice:
-    """Train a selector on ``train_records``, save it to ``selector_path``, pick the best candidate.
+    """Train the selectors on ``train_records``, pick the best candidate on ``held_out_records``;
+    the chosen selector (when a learned candidate wins) is left at ``selector_path``, nothing else.
 
     Without records to learn from or to score on, the choice is lead. When no selector can be
     trained (the summaries share nothing with the documents), the unlearned candidates are
@@ -159,13 +211,30 @@ def choose_retriever(train_records: Sequence, held_out_records: Sequence, budget
     if not train_records or not held_out_records:
         return Choice("lead", {}, [], "no records with summaries to learn from: lead (truncation)")
     try:
-        selector = train_selector_on(train_records, budget.split_mode, training_info, workers)
+        selectors = train_selectors_on(train_records, budget.split_mode, training_info, workers)
     except ValueError as err:  # e.g. no passage shares an n-gram with any reference
         logger.info("no selector could be trained (%s); scoring the other candidates", err)
-        selector = None
-    if selector is not None:
-        selector.save(selector_path)
-    choice = score_candidates(held_out_records, selector_path if selector is not None else None, budget)
-    logger.info("retriever chosen on %d held-out records (selector trained on %d):\n%s\n%s",
+        selectors = {}
+    paths = {objective: _objective_path(selector_path, objective) for objective in selectors}
+    choice = None
+    try:
+        for objective, selector in selectors.items():
+            selector.save(paths[objective])
+        choice = score_candidates(held_out_records, paths, budget)
+        if choice.objective is not None:
+            os.replace(paths[choice.objective], selector_path)
+            choice.options["selector"] = selector_path
+        for row in choice.table:  # the table names the file kept; the others are removed below
+            if row.get("objective") is None:
+                continue
+            if row["objective"] == choice.objective:
+                row["options"]["selector"] = selector_path
+            else:
+                del row["options"]["selector"]
+    finally:
+        for path in paths.values():
+            if os.path.exists(path):
+                os.remove(path)
+    logger.info("retriever chosen on %d held-out records (selectors trained on %d):\n%s\n%s",
                 len(held_out_records), len(train_records), format_table(choice), choice.reason)
     return choice
