@@ -17,7 +17,7 @@ from summ_plugin.retrieval.budget import Budget
 from summ_plugin.retrieval.choice import CANDIDATES, MIN_SIGNAL_ROUGE2, choose_retriever, score_candidates
 from summ_plugin.retrieval.features import FEATURE_NAMES, passage_features, query_content_terms
 from summ_plugin.retrieval.learned import (
-    LearnedSelector, passage_densities, train_selector,
+    LearnedSelector, blend_targets, passage_densities, train_selector,
 )
 from tests._prepare_fixtures import write_jsonl
 
@@ -140,6 +140,21 @@ def test_density_targets_favour_dense_passages_and_average_the_references():
     assert not passage_densities(texts, ["zebras yodel quietly"]).any()
 
 
+def test_blend_targets_are_half_oracle_half_density():
+    picks = np.array([1.0, 0.0, 0.0])
+    densities = np.array([0.2, 1.0, 0.0])
+    assert blend_targets(picks, densities).tolist() == [0.6, 0.5, 0.0]
+
+
+def test_several_objectives_give_one_selector_each():
+    from summ_plugin.retrieval.choice import DEFAULT_OBJECTIVES, train_selectors_on
+
+    selectors = train_selectors_on(_qa_corpus(12, 8), "sentence", objectives=("oracle", "density", "blend"))
+    assert {name: s.objective for name, s in selectors.items()} == {
+        "oracle": "oracle", "density": "density", "blend": "blend"}
+    assert DEFAULT_OBJECTIVES == ("blend",)
+
+
 def _qa_corpus(n, seed):
     """Stories whose answer (to the question) sits in a random middle passage."""
     rng = random.Random(seed)
@@ -165,7 +180,7 @@ def test_query_records_get_query_aware_candidates_and_beat_lead(tmp_path):
     choice = choose_retriever(_qa_corpus(40, 1), _qa_corpus(15, 2), BUDGET, selector)
     names = [(row["retriever"], row["options"].get("scorer"), row.get("objective")) for row in choice.table]
     assert names[:3] == [("lead", None, None), ("bm25", None, None), ("hybrid", "bm25", None)]
-    assert ("learned", None, "density") in names and ("learned", None, "oracle") in names
+    assert ("learned", None, "blend") in names
     assert choice.retriever != "lead"
     chosen = next(row for row in choice.table if (row["retriever"], row["options"], row.get("objective")) ==
                   (choice.retriever, choice.options, choice.objective))
@@ -188,7 +203,7 @@ def test_the_choice_keeps_the_selector_of_the_winning_objective(tmp_path):
                               summary=record.summary))
     selector = str(tmp_path / "sel.json")
     choice = choose_retriever(records[:40], records[40:], BUDGET, selector)
-    assert choice.objective in ("density", "oracle") and choice.options["selector"] == selector
+    assert choice.objective == "blend" and choice.options["selector"] == selector
     assert os.listdir(tmp_path) == ["sel.json"]
     assert LearnedSelector.load(selector).objective == choice.objective
     for row in choice.table:
@@ -257,7 +272,7 @@ def test_selector_version_3_records_its_objective_and_version_2_is_still_read(tm
 @pytest.mark.parametrize("change,message", [
     ({"version": 1}, "selector version 1, this code reads versions 2, 3; retrain"),
     ({"version": 4}, "selector version 4"),
-    ({"objective": "magic"}, "key 'objective' must be one of oracle, density"),
+    ({"objective": "magic"}, "key 'objective' must be one of oracle, density, blend"),
     ({"features": FEATURE_NAMES[:36]}, "key 'features' differs"),
 ])
 def test_unreadable_selector_versions_are_refused_clearly(tmp_path, change, message):

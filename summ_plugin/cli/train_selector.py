@@ -4,10 +4,11 @@
         --out selector.json [--valid data/sample/valid.jsonl --encoder-json E --vocab-bpe V] \\
         [--split-mode sentence] [--max-docs N]
 
-Each training record's passages are labelled with their density: the share of the reference's
-bigrams (and, weighted a quarter, words) each holds, per token, averaged over the record's
-references; gradient-boosted regression trees over passage features (the query's among them)
-learn to predict it without the summary. Records are cleaned exactly as summ-prepare cleans them, so
+Each training record's passages are labelled as summ-prepare's default labels them ("blend":
+half whether the greedy ROUGE oracle picks it for the first reference, half its density, the
+share of each reference's bigrams it holds per token, averaged over the record's references);
+gradient-boosted regression trees over passage features (the query's among them) learn to
+predict it without the summary. Records are cleaned exactly as summ-prepare cleans them, so
 the selector is trained on the text it later scores. With ``--valid``, the coverage the
 selector reaches there (ROUGE-1/2 recall of the reference by the selected source, under
 ``--max-positions``) is printed next to lead's (truncation). The JSON written is what

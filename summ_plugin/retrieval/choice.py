@@ -25,7 +25,7 @@ from .base import build_retriever
 from .budget import Budget
 from .coverage import retrieval_coverage
 from .features import passage_features
-from .learned import OBJECTIVES, LearnedSelector, passage_densities, train_selector
+from .learned import LearnedSelector, blend_targets, passage_densities, train_selector
 from .oracle import greedy_oracle
 from .passages import split_passages
 
@@ -78,16 +78,21 @@ def _labelled(task):
     return features, passage_densities(texts, record.references), picks
 
 
-def train_selectors_on(records: Sequence, split_mode: str, training_info: Optional[Dict] = None,
-                       workers: int = 1) -> Dict[str, LearnedSelector]:
-    """Label the passages of ``records`` (with summaries; in ``workers`` processes) and train one
-    selector per objective (``OBJECTIVES``): ``{"density": ..., "oracle": ...}``, leaving out an
-    objective whose labels have no signal.
+# the objectives the default trains a selector for, each scored as its own learned candidates
+DEFAULT_OBJECTIVES = ("blend",)
 
-    Both learn from the same features. "density" (reference n-grams per token, averaged over the
-    references) covered more on questions with several answers (SQuALITY), "oracle" (the greedy
-    oracle's picks) on papers (aclsum): which one a corpus needs is measured on held-out records
-    by :func:`score_candidates`, not guessed. The result does not depend on ``workers``."""
+
+def train_selectors_on(records: Sequence, split_mode: str, training_info: Optional[Dict] = None,
+                       workers: int = 1, objectives: Sequence[str] = DEFAULT_OBJECTIVES) -> Dict[str, LearnedSelector]:
+    """Label the passages of ``records`` (with summaries; in ``workers`` processes) and train one
+    selector per objective: ``{objective: selector}``, leaving out an objective whose labels have
+    no signal (ValueError when none has).
+
+    All learn from the same features. "blend" (the default) learns half the greedy oracle's picks
+    and half the density (reference bigrams per token, averaged over the references): the oracle
+    alone covered most on papers (aclsum), the density on questions with several answers
+    (SQuALITY), the blend as much as the better of the two on each. The result does not depend on
+    ``workers``."""
     tasks = [(record, split_mode) for record in records]
     progress = dict(desc="selector: features and labels", unit="rec", total=len(tasks), disable=None)
     if workers > 1 and len(tasks) > 1:
@@ -97,10 +102,12 @@ def train_selectors_on(records: Sequence, split_mode: str, training_info: Option
             labelled = list(tqdm(pool.map(_labelled, tasks, chunksize=8), **progress))
     else:
         labelled = [_labelled(task) for task in tqdm(tasks, **progress)]
+    targets = {"density": lambda row: row[1], "oracle": lambda row: row[2],
+               "blend": lambda row: blend_targets(row[2], row[1])}
     selectors, errors = {}, []
-    for objective, column in (("density", 1), ("oracle", 2)):
+    for objective in objectives:
         try:
-            selectors[objective] = train_selector([(row[0], row[column]) for row in labelled], split_mode,
+            selectors[objective] = train_selector([(row[0], targets[objective](row)) for row in labelled], split_mode,
                                                   training_info, objective=objective)
         except ValueError as err:  # no passage has signal
             errors.append(f"{objective}: {err}")
@@ -110,12 +117,9 @@ def train_selectors_on(records: Sequence, split_mode: str, training_info: Option
 
 
 def train_selector_on(records: Sequence, split_mode: str, training_info: Optional[Dict] = None,
-                      workers: int = 1, objective: str = "density") -> LearnedSelector:
-    """One selector (summ-train-selector): :func:`train_selectors_on`'s ``objective`` one."""
-    selectors = train_selectors_on(records, split_mode, training_info, workers)
-    if objective not in selectors:
-        raise ValueError(f"no passage has a {objective} label to learn from")
-    return selectors[objective]
+                      workers: int = 1, objective: str = DEFAULT_OBJECTIVES[0]) -> LearnedSelector:
+    """One selector (summ-train-selector's): :func:`train_selectors_on` for ``objective``."""
+    return train_selectors_on(records, split_mode, training_info, workers, (objective,))[objective]
 
 
 def describe(name: str, options: Dict, objective: Optional[str] = None) -> str:

@@ -32,11 +32,14 @@ logger = logging.getLogger(__name__)
 
 FORMAT = "summ_plugin.learned_selector"
 # 3: the features of issue 21 appended to FEATURE_NAMES, and the training objective ("oracle":
-# log-odds that the greedy oracle picks a passage; "density": reference n-grams a passage holds
-# per token). Version 2 files (oracle objective, the first 36 features) are still read.
+# log-odds that the greedy oracle picks a passage; "density": reference bigrams a passage holds
+# per token; "blend": half of each, see blend_targets). Version 2 files (oracle objective, the
+# first 36 features) are still read.
 VERSION = 3
 READABLE_VERSIONS = (2, 3)
-OBJECTIVES = ("oracle", "density")
+OBJECTIVES = ("oracle", "density", "blend")
+# "blend": the oracle's 0/1 pick and the density (scaled to the record's best = 1), half each
+BLEND_ORACLE_WEIGHT = 0.5
 _TREE_KEYS = ("feature", "threshold", "missing_left", "left", "right", "value")
 
 
@@ -210,6 +213,16 @@ def passage_densities(passage_texts: Sequence[str], references: Sequence[str]) -
     return density / top if top > 0 else density
 
 
+def blend_targets(picks: np.ndarray, densities: np.ndarray) -> np.ndarray:
+    """The "blend" objective's targets: ``BLEND_ORACLE_WEIGHT`` of the greedy oracle's 0/1 picks
+    plus the rest of the density. The oracle alone learns what one reference's greedy set holds
+    (best on papers, aclsum); the density what every reference shares per token (best on
+    questions with four answers, SQuALITY); the blend was as good as the better of the two on
+    each (docs/RETRIEVAL.md)."""
+    return BLEND_ORACLE_WEIGHT * np.asarray(picks, dtype=np.float64) + \
+        (1.0 - BLEND_ORACLE_WEIGHT) * np.asarray(densities, dtype=np.float64)
+
+
 def density_labelled_features(documents: List[str], query: Optional[str], title: Optional[str],
                               references: Sequence[str], split_mode: str) -> Tuple[np.ndarray, np.ndarray]:
     """Features of one record's passages and their density targets (:func:`passage_densities`)."""
@@ -231,8 +244,9 @@ def train_selector(examples: Iterable[Tuple[np.ndarray, np.ndarray]], split_mode
                    seed: int = 0, objective: str = "oracle") -> LearnedSelector:
     """Fit the selector on ``(features, targets)`` pairs, one per record.
 
-    ``objective`` "oracle": targets are 0/1 oracle labels, a classifier (log-odds). "density":
-    targets are :func:`passage_densities`, a least-squares regressor (the same trees and file).
+    ``objective`` "oracle": targets are 0/1 oracle labels, a classifier (log-odds). "density"
+    and "blend": targets are :func:`passage_densities` or :func:`blend_targets`, a least-squares
+    regressor (the same trees and file).
     Above ``max_passages`` training passages, passages without signal (unpicked, density 0)
     are subsampled (seeded) so that training stays within minutes; every other is kept.
     """
