@@ -125,6 +125,9 @@ def test_features_are_linear_in_the_number_of_documents():
     # each passage's opening text is itself
     assert np.allclose(column(features, "opening_similarity"), 1.0)
     assert column(features, "query_window_best")[6:9].tolist() == [0.0, 1.0, 0.0]
+    # a query of thousands of terms stays sparse (no passages x terms dense matrix)
+    features = passage_features(passages, " ".join(f"word{i}" for i in range(0, 50_000, 5)), None)
+    assert column(features, "query_term_share_window")[:6].tolist() == [1 / 10_000, 0, 0, 0, 0, 1 / 10_000]
 
 
 # ----------------------------------------------------------------------------- the selector

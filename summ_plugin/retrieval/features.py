@@ -195,6 +195,22 @@ class _Groups:
         return mean, best
 
 
+    def window_matrix(self, width: int):
+        """Sparse (n x n): row i has a 1 for each item of i's group at most ``width`` positions
+        from it (itself included), so ``window_matrix @ X`` sums X over each item's window."""
+        n = len(self.group)
+        position = np.empty(n, dtype=np.int64)
+        position[self.order] = np.arange(n)
+        rows, cols = [], []
+        for shift in range(-width, width + 1):
+            inside = (self.index + shift >= 0) & (self.index + shift < self.size)
+            items = np.flatnonzero(inside)
+            rows.append(items)
+            cols.append(self.order[position[items] + shift])
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+
+
 def _similarity_to_group_text(index: TermIndex, tfidf, groups: _Groups, members: np.ndarray) -> np.ndarray:
     """Per passage: TF-IDF cosine to the text made of the ``members`` (a mask) of its group, as
     :func:`cosine_to_text` on the members' joined text (the joined text's term counts are the sum
@@ -355,13 +371,12 @@ def passage_features(passages: List[Passage], query: Optional[str], title: Optio
         query_terms = sorted(set(tokenize_terms(query)))
         columns = [index.vocabulary[t] for t in query_terms if t in index.vocabulary]
         if query_terms:
-            present = (index.counts[:, columns] > 0).toarray() if columns else np.zeros((n, 0))
-            put("query_term_share", present.sum(axis=1) / len(query_terms))
+            # sparse throughout: a long query times many passages must not become a dense matrix
+            present = (index.counts[:, columns] > 0).astype(np.float64).tocsr()
+            put("query_term_share", np.asarray(present.sum(axis=1)).ravel() / len(query_terms))
             # a query term counts for the window when any passage of the window has it
-            window_present = np.zeros(n)
-            for j in range(present.shape[1]):
-                window_present += docs.window(present[:, j], NEAR_WINDOW)[1]
-            put("query_term_share_window", window_present / len(query_terms))
+            put("query_term_share_window",
+                np.asarray((docs.window_matrix(NEAR_WINDOW) @ present > 0).sum(axis=1)).ravel() / len(query_terms))
         put("query_similarity", cosine_to_text(index, tfidf, query))
         near_mean, near_best = docs.window(query_bm25, NEAR_WINDOW)
         put("query_window_best", near_best)
