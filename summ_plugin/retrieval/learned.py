@@ -223,14 +223,6 @@ def blend_targets(picks: np.ndarray, densities: np.ndarray) -> np.ndarray:
         (1.0 - BLEND_ORACLE_WEIGHT) * np.asarray(densities, dtype=np.float64)
 
 
-def density_labelled_features(documents: List[str], query: Optional[str], title: Optional[str],
-                              references: Sequence[str], split_mode: str) -> Tuple[np.ndarray, np.ndarray]:
-    """Features of one record's passages and their density targets (:func:`passage_densities`)."""
-    passages = split_passages(documents, mode=split_mode)
-    features = passage_features(passages, query, title)
-    return features, passage_densities([p.text for p in passages], references)
-
-
 # Gradient boosting settings: shallow trees (depth 3: interactions of three features, e.g.
 # "in the conclusion, near its start, long enough") and few of them. Deeper/longer fits scored
 # worse in 2-fold cross-validation on the aclsum train split (36.2-37.3 R-2 recall against
