@@ -144,11 +144,14 @@ class ExampleEncoder:
 
     # ------------------------------------------------------------------ the steps
 
-    def select(self, record: Record, retriever, use_reference: bool) -> Selection:
-        return self._budget.select(record, retriever, record.summary if use_reference else None)
+    def select(self, record: Record, retriever, use_reference: bool, reference: Optional[str] = None) -> Selection:
+        """``reference``: which of the record's references a reference-guided retriever reads
+        (default: the first, ``record.summary``)."""
+        return self._budget.select(record, retriever, (reference or record.summary) if use_reference else None)
 
-    def build_source(self, record: Record, retriever, use_reference: bool) -> Tuple[List[int], Selection]:
-        selection = self.select(record, retriever, use_reference)
+    def build_source(self, record: Record, retriever, use_reference: bool,
+                     reference: Optional[str] = None) -> Tuple[List[int], Selection]:
+        selection = self.select(record, retriever, use_reference, reference)
         source: List[int] = []
         if selection.query:
             source.extend(self.encode_text(selection.query))
@@ -178,23 +181,32 @@ class ExampleEncoder:
         return target, truncated
 
     @staticmethod
-    def coverage(selection: Selection, summary: str) -> Dict[str, float]:
+    def coverage(selection: Selection, summary) -> Dict[str, float]:
+        """ROUGE-1/2 recall of the selected text; several references (a list): the best."""
         return retrieval_coverage(" ".join(selection.passages), summary)
 
-    def encode_example(self, record: Record, retriever, use_reference: bool) -> Dict:
-        """``{"source", "target", "meta"}`` of one cleaned record (see :meth:`encode`)."""
-        source, selection = self.build_source(record, retriever, use_reference)
+    def encode_example(self, record: Record, retriever, use_reference: bool, reference: Optional[int] = None) -> Dict:
+        """``{"source", "target", "meta"}`` of one cleaned record (see :meth:`encode`).
+
+        ``reference``: None: the target is the first reference and the meta line lists every
+        reference (valid/test; coverage is the best over them). An index: one training example
+        for that reference (id suffixed ``#refN``, coverage of that reference)."""
+        references = record.references
+        summary = record.summary if reference is None else references[reference]
+        source, selection = self.build_source(record, retriever, use_reference, summary)
         meta = {
-            "id": record.id,
+            "id": record.id if reference is None else f"{record.id}#ref{reference}",
             "retriever": selection.retriever,
             "passage_ids": [int(i) if isinstance(i, (int, np.integer)) else i for i in selection.passage_ids],
             "n_source_tokens": len(source),
             "n_passages": selection.n_passages,
             "query_shortened": bool(getattr(selection, "query_shortened", False)),
         }
-        target, truncated = self.build_target(record.summary)
-        if record.summary is not None and record.summary.strip():
-            coverage = self.coverage(selection, record.summary)
+        target, truncated = self.build_target(summary)
+        if reference is None and len(references) > 1:
+            meta["references"] = references
+        if summary is not None and summary.strip():
+            coverage = self.coverage(selection, references if reference is None else summary)
             meta["rouge1_recall"] = round(float(coverage["rouge1_recall"]), 6)
             meta["rouge2_recall"] = round(float(coverage["rouge2_recall"]), 6)
         meta["n_target_tokens"] = len(target)
@@ -204,10 +216,20 @@ class ExampleEncoder:
     def encode(self, record: Record, retriever, use_reference: bool) -> Tuple[Dict, bool]:
         """Clean a raw record and encode it: ``(example, whether cleaning changed it)``.
         A record with nothing left to read raises BadRecordError."""
+        examples, cleaned = self.encode_all(record, retriever, use_reference, per_reference=False)
+        return examples[0], cleaned
+
+    def encode_all(self, record: Record, retriever, use_reference: bool,
+                   per_reference: bool) -> Tuple[List[Dict], bool]:
+        """Like :meth:`encode`; with ``per_reference`` (training data) one example per reference
+        of a record with several (ids ``ID#ref0``, ``ID#ref1``...), else one."""
         record, cleaned = clean_record(record)
         if not any(d.strip() for d in record.documents):
             raise BadRecordError(record.location, "empty document after removing control characters", record.id)
-        return self.encode_example(record, retriever, use_reference), cleaned
+        if per_reference and len(record.references) > 1:
+            return [self.encode_example(record, retriever, use_reference, n)
+                    for n in range(len(record.references))], cleaned
+        return [self.encode_example(record, retriever, use_reference)], cleaned
 
 
 def decode_with_tokenizer(tokenizer, token_ids) -> str:
