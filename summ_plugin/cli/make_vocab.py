@@ -59,8 +59,9 @@ def iter_texts(paths: List[str], fmt: str, on_bad_record: str, fields=None) -> I
             for extra in (item.query, item.title):
                 if extra:
                     yield clean_text(extra)
-            if item.summary:
-                yield target_text(clean_text(item.summary))
+            for reference in item.references:
+                if reference:
+                    yield target_text(clean_text(reference))
         policy.log_summary(logger, path)
 
 
@@ -134,10 +135,14 @@ SCRATCH = "vocab"
 
 
 def _build_vocab(paths, scratch, vocab_size, fmt, encoder_json, vocab_bpe, on_bad_record, min_frequency, fields) -> None:
-    from summ_plugin.data.bpe import BPEFileError, build_dictionary, load_gpt2_bpe, train_byte_level_bpe
+    from summ_plugin.data.bpe import BPEFileError, build_dictionary, check_bpe_pair, load_gpt2_bpe, train_byte_level_bpe
 
     out_encoder, out_vocab = os.path.join(scratch, "encoder.json"), os.path.join(scratch, "vocab.bpe")
     if encoder_json:
+        try:
+            check_bpe_pair(encoder_json, vocab_bpe)  # before anything is copied
+        except BPEFileError as err:
+            raise VocabError(str(err)) from None
         shutil.copyfile(encoder_json, out_encoder)
         shutil.copyfile(vocab_bpe, out_vocab)
     else:
