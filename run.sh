@@ -146,6 +146,9 @@ real() {
   summ-score --hyps "$work/test.hyps.jsonl" --refs "$RAW_DIR/test.jsonl" --json "$work/test.rouge.json"
 }
 
+# sourced (tests/test_demo_recipe.py: `source run.sh && demo` in the current environment), the
+# functions are defined and nothing runs
+[ "${BASH_SOURCE[0]}" != "$0" ] && return 0
 cmd=${1:-demo}
 [ $# -gt 0 ] && shift
 case "$cmd" in
