@@ -38,3 +38,36 @@ def file_stem(path: str) -> str:
 def open_input_binary(path: str):
     """Open a raw input file for reading bytes; ``.gz`` files are decompressed on the fly."""
     return gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
+
+
+# what a file's first bytes say it is, when that is not text: name -> (magic, what to do)
+_BINARY_KINDS = (
+    (b"\x1f\x8b", "gzip-compressed", "name it with a .gz extension (e.g. train.jsonl.gz) or decompress it"),
+    (b"PAR1", "a Parquet file", "name it .parquet or pass --format parquet"),
+    (b"PK\x03\x04", "a ZIP archive (or a spreadsheet)", "extract it, or export the sheet as CSV"),
+    (b"\xff\xfe\x00\x00", "UTF-32 text", "re-encode it as UTF-8"),
+    (b"\x00\x00\xfe\xff", "UTF-32 text", "re-encode it as UTF-8"),
+    (b"\xff\xfe", "UTF-16 text", "re-encode it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)"),
+    (b"\xfe\xff", "UTF-16 text", "re-encode it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)"),
+)
+
+
+def check_text_input(path: str, fmt: str) -> None:
+    """Raise :class:`InputFormatError` when a file read as text (``jsonl``, ``csv``) is not
+    UTF-8 text: gzip, Parquet or ZIP content under a text name, UTF-16/32, or a ``.gz`` name
+    whose content is not gzip. Without this the reader reports a misleading first-line error
+    ("invalid UTF-8 at byte 1", "new-line character seen in unquoted field")."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as err:
+        raise InputFormatError(path, f"cannot be read: {err.strerror or err}") from None
+    compressed = path.lower().endswith(".gz")
+    if compressed:
+        if head and not head.startswith(b"\x1f\x8b"):
+            raise InputFormatError(path, "is named .gz but is not gzip-compressed; remove the .gz extension "
+                                         "or compress it")
+        return
+    for magic, kind, remedy in _BINARY_KINDS:
+        if head.startswith(magic):
+            raise InputFormatError(path, f"is {kind}, not UTF-8 {fmt.upper()} text; {remedy}")

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Optional, Tuple
 
 from ...atomic import atomic_output
 from ..records import BadRecordError, FieldNames, Record, record_from_dict
-from .files import InputFormatError, file_stem, open_input_binary
+from .files import InputFormatError, check_text_input, file_stem, open_input_binary
 from .layouts import detect_layout
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,24 @@ def _lines_or_read_error(handle, path: str) -> Iterator[object]:
         )
 
 
+class _DuplicateKeyError(Exception):
+    """A JSON object names a key twice (json.loads would keep the last value silently)."""
+
+
+def _object_without_duplicate_keys(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicate_keys)
+
+
 def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
     """Yield ``(location, decoded object)`` for each non-blank line of a JSONL file (or .jsonl.gz);
     ``location`` is ``FILE:LINE`` (lines counted from 1, blank ones included).
@@ -44,7 +62,11 @@ def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
     Invalid UTF-8 and malformed JSON yield a :class:`BadRecordError` naming the line in place
     of the object; the caller decides whether to stop or skip (the stream goes on after it).
     A truncated .gz yields one last error after its last complete line. Blank lines are skipped.
+    A key given twice in one object is an error (which value was meant cannot be told); a UTF-8
+    byte order mark before the first line is dropped. Gzip, Parquet or UTF-16 content raises
+    :class:`InputFormatError` (check_text_input).
     """
+    check_text_input(path, "jsonl")
     with open_input_binary(path) as handle:
         for line_no, raw in enumerate(_lines_or_read_error(handle, path), start=1):
             if isinstance(raw, BadRecordError):
@@ -56,14 +78,18 @@ def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
             except UnicodeDecodeError as err:
                 yield location, BadRecordError(location, f"invalid UTF-8 at byte {err.start}")
                 continue
+            if line_no == 1 and text.startswith("\ufeff"):  # a byte order mark (Windows tools write one)
+                text = text[1:]
             if not text.strip():
                 continue
             try:
-                yield location, json.loads(text)
+                yield location, _DECODER.decode(text)
             except json.JSONDecodeError as err:
                 yield location, BadRecordError(location, f"malformed JSON: {err.msg}")
             except RecursionError:
                 yield location, BadRecordError(location, "JSON nested too deeply")
+            except _DuplicateKeyError as err:
+                yield location, BadRecordError(location, f"key '{err.args[0]}' given twice in one object")
 
 
 def _first_json_object(path: str) -> Optional[dict]:

@@ -1,0 +1,163 @@
+"""Hostile inputs, round two (issue 25, the last part): the readers and options attacked the way
+the issue's reproductions were, each finding a test that fails before its fix.
+
+Every case ends in either a correct result or one line ``PROG: error: FILE[:LINE]: reason`` with
+exit status 2; never a traceback, never a silently different reading of the input.
+"""
+import csv
+import gzip
+import json
+
+import pytest
+
+from summ_plugin.cli.eval_retrieval import main as eval_retrieval_main
+from summ_plugin.data.formats import iter_input_records
+from summ_plugin.data.formats.jsonl import iter_jsonl_objects
+from summ_plugin.data.records import BadRecordError, Record
+
+RECORDS = [
+    {"id": f"r{n}", "document": f"Alice Baker opened the bakery on Main Street in {1900 + n}. "
+                                f"The oven was new. Customers came from far away.", "summary": "Alice opened a bakery."}
+    for n in range(3)
+]
+
+
+def jsonl_bytes(records=RECORDS) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in records).encode("utf-8")
+
+
+def csv_bytes(records=RECORDS, header=("id", "document", "summary")) -> bytes:
+    lines = [",".join(header)] + [",".join(json.dumps(r[k]) for k in ("id", "document", "summary")) for r in records]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def run_cli(main, argv, capsys):
+    """A tool's main in-process: (exit status, stdout, stderr); any other exception fails the test."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def error_line(err: str, prog: str) -> str:
+    """The one ``PROG: error:`` line of stderr (log lines aside); no traceback."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith(f"{prog}: ")]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"{prog}: error: "), lines[0]
+    return lines[0]
+
+
+def eval_retrieval(path, capsys, *extra):
+    return run_cli(eval_retrieval_main, ["--input", str(path), "--retrievers", "lead", "--log-level", "WARNING",
+                                         *extra], capsys)
+
+
+def items_of(path, **kwargs):
+    return list(iter_input_records(str(path), **kwargs))
+
+
+# ----------------------------------------------------------------------------- content unlike the file name
+
+
+@pytest.mark.parametrize("name,content,reason", [
+    # gzip under a plain name: was "invalid UTF-8 at byte 1" / "new-line character seen in unquoted field"
+    ("train.jsonl", gzip.compress(jsonl_bytes()), "gzip-compressed"),
+    ("train.csv", gzip.compress(csv_bytes()), "gzip-compressed"),
+    # Excel's and PowerShell's "Unicode" text
+    ("train.jsonl", jsonl_bytes().decode().encode("utf-16"), "UTF-16"),
+    ("train.csv", csv_bytes().decode().encode("utf-16"), "UTF-16"),
+    ("train.jsonl", b"PAR1" + b"\0" * 64, "Parquet"),
+    ("train.csv", b"PK\x03\x04" + b"\0" * 64, "ZIP"),
+    # a .gz name over plain text: was a BadGzipFile traceback for CSV
+    ("train.csv.gz", csv_bytes(), "not gzip-compressed"),
+    ("train.jsonl.gz", jsonl_bytes(), "not gzip-compressed"),
+])
+def test_content_that_is_not_utf8_text_is_named_for_what_it_is(tmp_path, capsys, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    code, _, err = eval_retrieval(path, capsys)
+    line = error_line(err, "summ-eval-retrieval")
+    assert code == 2
+    assert str(path) in line and reason in line, line
+
+
+def test_truncated_csv_gz_ends_with_one_line_naming_the_last_complete_line(tmp_path, capsys):
+    many = [dict(r, id=f"r{n}") for n in range(200) for r in RECORDS[:1]]
+    data = gzip.compress(csv_bytes(many))
+    path = tmp_path / "train.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    items = items_of(path)
+    # whole rows first, then one error; no row cut at the truncation point slips through as a record
+    assert isinstance(items[-1], BadRecordError) and "truncated or corrupt" in items[-1].reason
+    assert all(isinstance(i, Record) for i in items[:-1])
+    assert all(i.summary == "Alice opened a bakery." for i in items[:-1])
+    code, _, err = eval_retrieval(path, capsys)
+    assert code == 2 and "truncated or corrupt" in error_line(err, "summ-eval-retrieval")
+
+
+def test_csv_gz_truncated_inside_the_header(tmp_path, capsys):
+    path = tmp_path / "train.csv.gz"
+    path.write_bytes(gzip.compress(csv_bytes())[:12])
+    code, _, err = eval_retrieval(path, capsys)
+    assert code == 2 and "truncated or corrupt" in error_line(err, "summ-eval-retrieval")
+
+
+# ----------------------------------------------------------------------------- ambiguous records
+
+
+def test_jsonl_key_given_twice_is_a_bad_record_not_the_last_value(tmp_path, capsys):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"id": "a", "document": "The first text.", "document": "The second text.", "summary": "s."}\n')
+    [item] = items_of(path)
+    assert isinstance(item, BadRecordError), item  # was a record holding "The second text." only
+    assert "'document' given twice" in str(item) and str(item).startswith(f"{path}:1:")
+    code, _, err = eval_retrieval(path, capsys)
+    assert code == 2 and f"{path}:1: key 'document' given twice" in error_line(err, "summ-eval-retrieval")
+
+
+def test_jsonl_key_given_twice_in_a_nested_object(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"id": "a", "sections": [{"title": "T", "text": "x y.", "text": "z."}], "summary": "s."}\n')
+    [item] = items_of(path)
+    assert isinstance(item, BadRecordError) and "'text' given twice" in str(item)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_column_named_twice_is_refused_before_any_row(tmp_path, capsys, fmt):
+    if fmt == "csv":
+        path = tmp_path / "train.csv"
+        path.write_text("id,document,summary,document\na,The first text.,s.,The second text.\n")
+    else:
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        path = tmp_path / "train.parquet"
+        table = pa.table({"a": ["a"], "b": ["The first text."], "c": ["s."], "d": ["The second text."]})
+        pq.write_table(table.rename_columns(["id", "document", "summary", "document"]), str(path))
+    code, _, err = eval_retrieval(path, capsys)
+    line = error_line(err, "summ-eval-retrieval")
+    assert code == 2 and str(path) in line and "'document' appears more than once" in line, line
+
+
+def test_a_column_the_reader_does_not_use_may_repeat(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("id,document,summary,note,note\na,The text.,s.,x,y\n")
+    [item] = items_of(path)
+    assert isinstance(item, Record) and item.documents == ["The text."]
+
+
+# ----------------------------------------------------------------------------- what works now
+
+
+def test_jsonl_with_a_utf8_byte_order_mark_reads_like_csv_does(tmp_path, capsys):
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + jsonl_bytes())
+    items = items_of(path)  # was "malformed JSON: Unexpected UTF-8 BOM" for the first record
+    assert [i.id for i in items] == ["r0", "r1", "r2"]
+    objects = list(iter_jsonl_objects(str(path)))
+    assert [obj["id"] for _, obj in objects] == ["r0", "r1", "r2"]
+    code, out, err = eval_retrieval(path, capsys)
+    assert code == 0, err
+    assert "3 records" in out
