@@ -7,7 +7,6 @@ SequenceGenerator, and the output ids are turned into text by the same encoder's
 """
 import json
 import logging
-import math
 import os
 from argparse import Namespace
 from dataclasses import dataclass, field
@@ -85,10 +84,6 @@ def validate_generation_options(options: GenerationOptions, batch_size: int) -> 
     """Refuse settings fairseq would accept and then fail on mid-run or turn into empty output."""
     if options.beam < 1:
         raise SummarizeError(f"--beam must be at least 1, got {options.beam}")
-    for name in ("lenpen", "max_len_a"):
-        # nan scores every hypothesis nan (an arbitrary pick); inf makes every length limit inf
-        if not math.isfinite(getattr(options, name)):
-            raise SummarizeError(f"--{name.replace('_', '-')} must be a finite number, got {getattr(options, name)}")
     if batch_size < 1:
         raise SummarizeError(f"--batch-size must be at least 1, got {batch_size}")
     if options.max_len_a < 0 or options.max_len_b < 0:

@@ -161,22 +161,3 @@ def test_jsonl_with_a_utf8_byte_order_mark_reads_like_csv_does(tmp_path, capsys)
     code, out, err = eval_retrieval(path, capsys)
     assert code == 0, err
     assert "3 records" in out
-
-
-# ----------------------------------------------------------------------------- summ-summarize's numbers
-
-
-@pytest.mark.parametrize("options,message", [
-    # nan: every hypothesis scores nan and beam search keeps an arbitrary one, rc 0
-    (["--lenpen", "nan"], "--lenpen must be a finite number, got nan"),
-    (["--lenpen", "1e999"], "--lenpen must be a finite number, got inf"),
-    (["--max-len-a", "nan"], "--max-len-a must be a finite number, got nan"),
-    (["--max-len-a", "inf"], "--max-len-a must be a finite number, got inf"),
-])
-def test_summarize_non_finite_generation_numbers_are_refused_before_work(options, message, tmp_path, capsys):
-    from summ_plugin.cli.summarize import main as summarize_main
-
-    code, _, err = run_cli(summarize_main, ["--path", str(tmp_path / "m.pt"), "--input", str(tmp_path / "in.jsonl"),
-                                            "--output", str(tmp_path / "o.jsonl"), *options], capsys)
-    assert code == 2
-    assert message in error_line(err, "summ-summarize")
