@@ -161,3 +161,20 @@ def test_jsonl_with_a_utf8_byte_order_mark_reads_like_csv_does(tmp_path, capsys)
     code, out, err = eval_retrieval(path, capsys)
     assert code == 0, err
     assert "3 records" in out
+
+
+# ----------------------------------------------------------------------------- retriever options
+
+
+def test_an_option_to_lead_is_refused_with_one_line(tmp_path, capsys):
+    """lead has no options; it has no __init__, so object's (*args, **kwargs) let any through to a
+    TypeError traceback ("LeadRetriever() takes no arguments")."""
+    from summ_plugin.retrieval import build_retriever
+
+    with pytest.raises(ValueError, match="retriever 'lead' does not take option"):
+        build_retriever("lead", k1=1.5)
+    path = tmp_path / "test.jsonl"
+    path.write_bytes(jsonl_bytes())
+    code, _, err = eval_retrieval(path, capsys, "--option", "lead.k1=1.5")
+    assert code == 2
+    assert "retriever 'lead' does not take option(s) k1; it takes: no options" in error_line(err, "summ-eval-retrieval")
