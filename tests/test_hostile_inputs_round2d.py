@@ -178,3 +178,59 @@ def test_an_option_to_lead_is_refused_with_one_line(tmp_path, capsys):
     code, _, err = eval_retrieval(path, capsys, "--option", "lead.k1=1.5")
     assert code == 2
     assert "retriever 'lead' does not take option(s) k1; it takes: no options" in error_line(err, "summ-eval-retrieval")
+
+
+# ----------------------------------------------------------------------------- summ-report's log
+
+
+LOG_PREFIX = "2026-01-01 00:00:00 | INFO | "
+
+
+def log_line(tag: str, stats: dict) -> str:
+    return f"{LOG_PREFIX}{tag} | {json.dumps(stats)}\n"
+
+
+GOOD_LOG = (log_line("train_inner", {"epoch": 1, "update": "1.0", "loss": "9.1", "num_updates": "10"})
+            + log_line("valid", {"epoch": 1, "valid_loss": "8.5", "valid_rougeL": "12.5", "valid_num_updates": "10"})
+            + f"{LOG_PREFIX}fairseq.checkpoint_utils | Saved checkpoint ck/checkpoint1.pt (epoch 1 @ 10 updates, "
+              "score 12.5) (writing took 0.1 seconds)\n")
+
+
+def run_report(tmp_path, capsys, text, *extra):
+    from summ_plugin.cli.report import main as report_main
+
+    log = tmp_path / "train.log"
+    log.write_text(text)
+    out = tmp_path / "report"
+    code, _, err = run_cli(report_main, ["--log", str(log), "--out-dir", str(out), "--log-level", "WARNING",
+                                         *extra], capsys)
+    return code, err, out
+
+
+@pytest.mark.parametrize("stats", [
+    {"epoch": 2, "valid_loss": "7.5", "valid_rougeL": "13.0", "valid_num_updates": "nan"},  # was ValueError
+    {"epoch": 2, "valid_loss": "7.5", "valid_rougeL": "13.0", "valid_num_updates": "inf"},  # was OverflowError
+    {"epoch": "1e999", "valid_loss": "7.5", "valid_rougeL": "13.0", "valid_num_updates": "20"},
+    {"epoch": "nan", "valid_loss": "7.5", "valid_rougeL": "13.0", "valid_num_updates": "20"},
+])
+def test_report_non_finite_counters_are_no_counts_not_a_traceback(tmp_path, capsys, stats):
+    code, err, out = run_report(tmp_path, capsys, GOOD_LOG + log_line("valid", stats))
+    assert code == 0 and "Traceback" not in err, err
+    assert "Best checkpoint by valid rougeL" in (out / "report.md").read_text()
+
+
+def test_report_a_saved_checkpoint_line_with_a_5000_digit_count_is_not_a_count(tmp_path, capsys):
+    text = GOOD_LOG.replace("@ 10 updates", "@ " + "9" * 5000 + " updates")
+    code, err, out = run_report(tmp_path, capsys, text)  # was "Exceeds the limit (4300 digits)"
+    assert code == 0 and "Traceback" not in err, err
+    assert "no matching 'Saved checkpoint' line" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("metric,value", [("rougeL", "inf"), ("loss", "-inf")])
+def test_report_an_infinite_score_is_never_the_best(tmp_path, capsys, metric, value):
+    """A corrupt or diverged validation line was reported as the best checkpoint."""
+    stats = {"epoch": 2, "valid_loss": "7.5", "valid_rougeL": "13.0", "valid_num_updates": "20", f"valid_{metric}": value}
+    code, err, out = run_report(tmp_path, capsys, GOOD_LOG + log_line("valid", stats), "--metric", metric)
+    assert code == 0, err
+    report = (out / "report.md").read_text()
+    assert "at update 10, epoch 1; saved as `ck/checkpoint1.pt`" in report, report
