@@ -59,8 +59,9 @@ def iter_texts(paths: List[str], fmt: str, on_bad_record: str, fields=None) -> I
             for extra in (item.query, item.title):
                 if extra:
                     yield clean_text(extra)
-            if item.summary:
-                yield target_text(clean_text(item.summary))
+            for reference in item.references:
+                if reference:
+                    yield target_text(clean_text(reference))
         policy.log_summary(logger, path)
 
 

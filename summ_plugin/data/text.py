@@ -49,6 +49,7 @@ def clean_record(record: Record) -> Tuple[Record, bool]:
         query=opt(record.query),
         title=opt(record.title),
         location=record.location,
+        more_references=tuple(clean_text(r) for r in record.more_references),
     )
     return cleaned, cleaned != record
 

@@ -119,6 +119,8 @@ def write_export(tmp: str, options: ExportOptions, bart, data_bin, vocab, merges
         "model_rows": vocab.n_model_rows,
         "unk_alias_ids": [vocab.alias_ids[0], vocab.alias_ids[-1] + 1] if vocab.alias_ids else [],
         "fairseq_generation": generation,
+        # fairseq caps a summary at max_target_positions - 1 tokens (Summarizer.from_exported does too)
+        "max_target_positions": max_target,
         "fairseq_generation_source": generation_source,
         # whether the tokenizer's cleaning equals summ-prepare's on the probe texts
         "tokenizer_cleaning_equal": not cleaning_differs,
