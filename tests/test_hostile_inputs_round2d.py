@@ -234,3 +234,39 @@ def test_report_an_infinite_score_is_never_the_best(tmp_path, capsys, metric, va
     assert code == 0, err
     report = (out / "report.md").read_text()
     assert "at update 10, epoch 1; saved as `ck/checkpoint1.pt`" in report, report
+
+
+# ----------------------------------------------------------------------------- summ-make-vocab's numbers
+
+
+@pytest.mark.parametrize("options,message", [
+    # was "Aborted" (a Rust panic in tokenizers, exit status 134), in a subprocess so that the
+    # old behaviour cannot take pytest down with it
+    (["--vocab-size", "10000000000"], "vocab_size must be at most 1048576"),
+    (["--vocab-size", "99999999999999999999999"], "vocab_size must be at most 1048576"),  # was OverflowError
+    (["--vocab-size", "600", "--min-frequency", "-1"], "min_frequency must be between 0"),  # was OverflowError
+])
+def test_make_vocab_sizes_tokenizers_cannot_take_are_refused(tmp_path, options, message):
+    import subprocess
+    import sys
+
+    from tests._fairseq import REPO, process_env
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_bytes(jsonl_bytes())
+    proc = subprocess.run([sys.executable, "-m", "summ_plugin.cli.make_vocab", "--input", str(corpus),
+                           "--out", str(tmp_path / "vocab"), *options], capture_output=True, text=True, timeout=300,
+                          cwd=REPO, env=process_env({"PYTHONPATH": REPO}))
+    assert proc.returncode == 2, proc.stderr
+    assert message in error_line(proc.stderr, "summ-make-vocab")
+
+
+def test_make_vocab_says_when_the_input_gives_fewer_tokens_than_asked(tmp_path, caplog):
+    from summ_plugin.data.bpe import train_byte_level_bpe
+
+    texts = [r["document"] for r in RECORDS]
+    with caplog.at_level("WARNING"):
+        train_byte_level_bpe(iter(texts), 5000, str(tmp_path), min_frequency=1000)
+    vocab = json.loads((tmp_path / "encoder.json").read_text())
+    assert len(vocab) < 5000
+    assert f"the trained BPE has {len(vocab)} tokens, fewer than the 5000 asked for" in caplog.text
