@@ -298,6 +298,10 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
                 out.write(json.dumps(details(record, example, summary), ensure_ascii=False) + "\n")
             counts["summarized"] += len(batch)
             progress.update(len(batch))
+        if counts["summarized"] == 0:
+            # raised inside the block: no empty output file is published as if the run had worked
+            skipped = f" ({policy.skipped} skipped as bad records)" if policy.skipped else ""
+            raise SummarizeError(f"{config.input}: no records to summarize{skipped}")
     counts["skipped"] = policy.skipped
     policy.log_summary(logger, config.input)
     return counts

@@ -7,6 +7,7 @@ exit status 2; never a traceback, never a silently different reading of the inpu
 import csv
 import gzip
 import json
+import re
 
 import pytest
 
@@ -41,10 +42,14 @@ def run_cli(main, argv, capsys):
     return code, out, err
 
 
+TQDM_LINE = re.compile(r"\d+\w* \[\d\d:\d\d")
+
+
 def error_line(err: str, prog: str) -> str:
     """The one ``PROG: error:`` line of stderr (log lines aside); no traceback."""
     assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith(f"{prog}: ")]
+    # progress bars (tqdm, named after the tool: "summ-summarize: 0doc [00:00, ...]") aside
+    lines = [line for line in re.split(r"[\r\n]+", err) if line.startswith(f"{prog}: ") and not TQDM_LINE.search(line)]
     assert len(lines) == 1, err
     assert lines[0].startswith(f"{prog}: error: "), lines[0]
     return lines[0]
@@ -270,3 +275,56 @@ def test_make_vocab_says_when_the_input_gives_fewer_tokens_than_asked(tmp_path, 
     vocab = json.loads((tmp_path / "encoder.json").read_text())
     assert len(vocab) < 5000
     assert f"the trained BPE has {len(vocab)} tokens, fewer than the 5000 asked for" in caplog.text
+
+
+# ----------------------------------------------------------------------------- summ-summarize's input
+
+
+@pytest.mark.parametrize("lines,skip", [
+    ("", False),  # an empty file: was rc 0, "0 summaries written", an empty output
+    ('{"id": "a"}\n{"id": "b", "document": "  "}\n', True),  # every record skipped: the same
+])
+def test_summarize_with_nothing_to_summarize_stops_and_writes_nothing(tiny_checkpoint, tmp_path, capsys, lines, skip):
+    from summ_plugin.cli.summarize import main as summarize_main
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(lines)
+    out = tmp_path / "hyps.jsonl"
+    code, _, err = run_cli(summarize_main, ["--path", tiny_checkpoint, "--input", str(docs), "--output", str(out),
+                                            "--cpu", "--beam", "1", "--max-len-b", "4", "--log-level", "WARNING",
+                                            *(["--on-bad-record", "skip"] if skip else [])], capsys)
+    assert code == 2
+    line = error_line(err, "summ-summarize")
+    assert f"{docs}: no records to summarize" in line
+    assert ("2 skipped as bad records" in line) == skip
+    assert not out.exists() and not list(tmp_path.glob(".hyps.jsonl.tmp-*"))
+
+
+# ----------------------------------------------------------------------------- the task's --eval-rouge-args
+
+
+@pytest.mark.parametrize("args,message", [
+    # build_generator reads settings with getattr defaults: a misspelt one was silently ignored
+    ('{"lenpn": 2.0}', "'lenpn' is not a fairseq generation setting (did you mean 'lenpen'?)"),
+    ('{"beam": 0}', "beam must be at least 1, got 0"),
+    ('{"lenpen": NaN}', "lenpen must be a finite number, got nan"),  # every hypothesis scored NaN
+    ('{"max_len_b": "200"}', 'max_len_b must be a number, got "200"'),
+    ('{"min_len": -1}', "min_len must not be negative"),
+    ('[4]', "must be a JSON object of generation settings, got list"),  # was a TypeError traceback
+])
+def test_task_eval_rouge_args_are_checked_when_the_task_is_set_up(args, message, tmp_path):
+    from summ_plugin.tasks.retrieve_summarize import RetrieveSummarizeConfig, RetrieveSummarizeTask
+
+    cfg = RetrieveSummarizeConfig(data=str(tmp_path / "no-data-bin"), eval_rouge=True, eval_rouge_args=args)
+    with pytest.raises(ValueError) as err:
+        RetrieveSummarizeTask.setup_task(cfg)
+    assert message in str(err.value)
+
+
+def test_task_eval_rouge_args_of_fairseq_are_accepted():
+    from summ_plugin.generation_settings import check_eval_rouge_args
+    from summ_plugin.tasks.retrieve_summarize import generation_setting_names
+
+    given = check_eval_rouge_args('{"beam": 4, "lenpen": 2.0, "max_len_b": 140, "min_len": 55, '
+                                  '"no_repeat_ngram_size": 3, "sampling": false, "unkpen": 0}', generation_setting_names())
+    assert given["lenpen"] == 2.0 and given["min_len"] == 55

@@ -20,6 +20,7 @@ from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
 from ..data.data_bin import DataBinError
 from ..data.config import allow_bpe_mismatch_field, prepare_setting_field
+from ..generation_settings import check_eval_rouge_args
 from ..hydra_compat import give_model_args_the_task_name
 from ..positions import install_position_extension_hook
 from ..registry import register_task_once
@@ -93,6 +94,15 @@ class RetrieveSummarizeConfig(TranslationConfig):
     )
 
 
+def generation_setting_names():
+    """The settings fairseq's build_generator can read (its GenerationConfig)."""
+    import dataclasses
+
+    from fairseq.dataclass.configs import GenerationConfig
+
+    return [f.name for f in dataclasses.fields(GenerationConfig)]
+
+
 def refuse_eval_bleu(cfg) -> None:
     """--eval-bleu comes with TranslationConfig, but BLEU on detokenized summaries is not what
     this task measures (and its detokenizer set-up does not fit the GPT-2 BPE): stop rather than
@@ -156,6 +166,8 @@ class RetrieveSummarizeTask(TranslationTask):
     def setup_task(cls, cfg: RetrieveSummarizeConfig, **kwargs):
         refuse_eval_bleu(cfg)
         if not kwargs.get("from_checkpoint"):
+            if cfg.eval_rouge:  # before any data is read; a checkpoint's stored settings are its own
+                check_eval_rouge_args(cfg.eval_rouge_args, generation_setting_names())
             # the checkpoint stores these: absolute, so that they never depend on where it is
             # used. A checkpoint's own settings are left as stored: the tools that read an older
             # one's relative paths say how they resolve them (data/bpe_record.py)
