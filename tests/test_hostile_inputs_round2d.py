@@ -76,6 +76,10 @@ def items_of(path, **kwargs):
     ("train.csv", csv_bytes().decode().encode("utf-16"), "UTF-16"),
     ("train.jsonl", b"PAR1" + b"\0" * 64, "Parquet"),
     ("train.csv", b"PK\x03\x04" + b"\0" * 64, "ZIP"),
+    # classic Mac OS line endings: the whole file was one line ("new-line character seen in
+    # unquoted field" for CSV, one malformed JSON record for JSONL)
+    ("train.csv", csv_bytes().replace(b"\n", b"\r"), "carriage return only"),
+    ("train.jsonl", jsonl_bytes().replace(b"\n", b"\r"), "carriage return only"),
     # a .gz name over plain text: was a BadGzipFile traceback for CSV
     ("train.csv.gz", csv_bytes(), "not gzip-compressed"),
     ("train.jsonl.gz", jsonl_bytes(), "not gzip-compressed"),
@@ -87,6 +91,14 @@ def test_content_that_is_not_utf8_text_is_named_for_what_it_is(tmp_path, capsys,
     line = error_line(err, "summ-eval-retrieval")
     assert code == 2
     assert str(path) in line and reason in line, line
+
+
+def test_windows_line_endings_still_read(tmp_path):
+    for name, content in (("train.csv", csv_bytes()), ("train.jsonl", jsonl_bytes())):
+        path = tmp_path / name
+        path.write_bytes(content.replace(b"\n", b"\r\n"))
+        assert [i.id for i in items_of(path)] == ["r0", "r1", "r2"]
+        assert items_of(path)[0].summary == "Alice opened a bakery."
 
 
 def test_truncated_csv_gz_ends_with_one_line_naming_the_last_complete_line(tmp_path, capsys):
