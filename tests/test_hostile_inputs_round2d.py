@@ -340,3 +340,36 @@ def test_task_eval_rouge_args_of_fairseq_are_accepted():
     given = check_eval_rouge_args('{"beam": 4, "lenpen": 2.0, "max_len_b": 140, "min_len": 55, '
                                   '"no_repeat_ngram_size": 3, "sampling": false, "unkpen": 0}', generation_setting_names())
     assert given["lenpen"] == 2.0 and given["min_len"] == 55
+
+
+def test_summarize_min_len_beyond_what_max_len_a_allows_is_one_line(tiny_checkpoint, tiny_raw_dir, tmp_path, capsys):
+    """With --max-len-a the longest summary depends on the source; fairseq's
+    ``AssertionError: min_len cannot be larger than max_len`` came out as a traceback."""
+    import os
+
+    from summ_plugin.cli.summarize import main as summarize_main
+
+    out = tmp_path / "hyps.jsonl"
+    code, _, err = run_cli(summarize_main, ["--path", tiny_checkpoint, "--input", os.path.join(tiny_raw_dir, "test.jsonl"),
+                                            "--output", str(out), "--cpu", "--beam", "1", "--max-len-a", "1",
+                                            "--max-len-b", "4", "--min-len", "100000", "--log-level", "WARNING"], capsys)
+    assert code == 2
+    assert "--min-len 100000 is more than the longest summary allowed here" in error_line(err, "summ-summarize")
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- summ-score's numbers
+
+
+def test_score_bootstrap_beyond_memory_is_refused(tmp_path, capsys):
+    from summ_plugin.cli.score import main as score_main
+
+    hyps, refs = tmp_path / "h.jsonl", tmp_path / "r.jsonl"
+    hyps.write_text('{"id": "a", "summary": "x y z."}\n{"id": "b", "summary": "p q."}\n')
+    refs.write_text('{"id": "a", "summary": "x y w."}\n{"id": "b", "summary": "p r."}\n')
+    code, _, err = run_cli(score_main, ["--hyps", str(hyps), "--refs", str(refs), "--bootstrap", "99999999999999"],
+                           capsys)  # was numpy's "Unable to allocate 8.53 PiB" traceback
+    assert code == 2
+    assert "--bootstrap 99999999999999 is more than 100000 resamples" in error_line(err, "summ-score")
+    code, out, err = run_cli(score_main, ["--hyps", str(hyps), "--refs", str(refs), "--bootstrap", "100000"], capsys)
+    assert code == 0, err
