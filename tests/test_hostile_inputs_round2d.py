@@ -373,3 +373,21 @@ def test_score_bootstrap_beyond_memory_is_refused(tmp_path, capsys):
     assert "--bootstrap 99999999999999 is more than 100000 resamples" in error_line(err, "summ-score")
     code, out, err = run_cli(score_main, ["--hyps", str(hyps), "--refs", str(refs), "--bootstrap", "100000"], capsys)
     assert code == 0, err
+
+
+# ----------------------------------------------------------------------------- summ-train-selector's numbers
+
+
+@pytest.mark.parametrize("positions", ["0", "-1", "2"])
+def test_train_selector_budget_without_room_is_refused_before_training(tmp_path, capsys, positions):
+    from summ_plugin.cli.train_selector import main as train_selector_main
+
+    records = tmp_path / "train.jsonl"
+    records.write_bytes(jsonl_bytes())
+    out = tmp_path / "selector.json"
+    code, _, err = run_cli(train_selector_main, ["--input", str(records), "--valid", str(records), "--out", str(out),
+                                                 "--max-positions", positions, "--log-level", "WARNING"], capsys)
+    assert code == 2  # was a ValueError traceback after the selector was trained and written
+    assert f"--max-positions {positions}: max_positions ({positions}) leaves no room" in error_line(
+        err, "summ-train-selector")
+    assert not out.exists()
