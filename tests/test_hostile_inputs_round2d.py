@@ -422,3 +422,42 @@ def test_every_preset_lists_every_task_setting_so_hydra_can_override_it():
         # listed at the task's default unless the preset says otherwise on purpose
         on_purpose = {"retriever", "vocab_fix", "eval_rouge_args"}
         assert {f.name for f in settings if task[f.name] != f.default} <= on_purpose, preset
+
+
+# ----------------------------------------------------------------------------- --eval-rouge's generator and training
+
+
+def test_building_the_eval_rouge_generator_leaves_the_model_s_forward_pass_alone(tmp_path):
+    """The task builds its --eval-rouge generator in build_model, before training; fairseq's
+    SequenceGenerator set its beam (4 in the BART presets) on the decoder, and every later
+    training and validation-loss forward pass of a batch of 4k sentences attended to the wrong
+    sources (others crashed: hydra's conf/tiny with task.eval_rouge=true)."""
+    import argparse
+
+    import torch
+    from fairseq.data import Dictionary
+    from fairseq.models.bart import BARTModel
+
+    from summ_plugin.tasks.retrieve_summarize import RetrieveSummarizeConfig, RetrieveSummarizeTask
+    from tests._checkpoint_fixtures import GPT2_LIKE_SYMBOLS, tiny_bart_args
+
+    dictionary = Dictionary()
+    for symbol in GPT2_LIKE_SYMBOLS:
+        dictionary.add_symbol(symbol)
+    torch.manual_seed(0)
+    model = BARTModel.build_model(tiny_bart_args(), argparse.Namespace(source_dictionary=dictionary,
+                                                                        target_dictionary=dictionary))
+    model.eval()
+    source = torch.randint(4, len(dictionary), (4, 7))
+    previous = torch.randint(4, len(dictionary), (4, 5))
+    lengths = torch.full((4,), 7)
+    with torch.no_grad():
+        before = model(source, lengths, previous)[0]
+        task = RetrieveSummarizeTask(RetrieveSummarizeConfig(data=str(tmp_path)), dictionary, dictionary)
+        task.build_generator([model], argparse.Namespace(beam=4, max_len_b=10))
+        after = model(source, lengths, previous)[0]
+        # the control: what fairseq's own generator leaves behind changes the output
+        model.decoder.set_beam_size(4)
+        shortcut = model(source, lengths, previous)[0]
+    assert not torch.allclose(before, shortcut)
+    assert torch.equal(before, after)

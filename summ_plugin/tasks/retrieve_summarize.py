@@ -222,6 +222,15 @@ class RetrieveSummarizeTask(TranslationTask):
     def build_generator(self, models, args, *extra, **kwargs):
         generator = super().build_generator(models, args, *extra, **kwargs)
         ngram_block.fix_ngram_blocking(generator)
+        # fairseq's SequenceGenerator sets its beam on the decoders for good, and with a beam B > 1
+        # every later plain forward pass (training with --eval-rouge, the validation loss) takes the
+        # encoder-decoder attention's shortcut of one encoder state per B rows: a batch of a multiple
+        # of B sentences attends to the wrong sources silently, any other batch crashes ("shape
+        # '[N, -1, B, C]' is invalid"). 1 turns the shortcut off; beam search is the same without it.
+        for model in models:
+            decoder = getattr(model, "decoder", None)
+            if hasattr(decoder, "set_beam_size"):
+                decoder.set_beam_size(1)
         return generator
 
     def build_model(self, cfg, from_checkpoint=False):
