@@ -94,6 +94,14 @@ class RetrieveSummarizeConfig(TranslationConfig):
     )
 
 
+def set_decoder_beam(models, beam: int) -> None:
+    """The beam each model's decoder computes its encoder-decoder attention for (see build_generator)."""
+    for model in models:
+        decoder = getattr(model, "decoder", None)
+        if hasattr(decoder, "set_beam_size"):
+            decoder.set_beam_size(beam)
+
+
 def generation_setting_names():
     """The settings fairseq's build_generator can read (its GenerationConfig)."""
     import dataclasses
@@ -226,12 +234,16 @@ class RetrieveSummarizeTask(TranslationTask):
         # every later plain forward pass (training with --eval-rouge, the validation loss) takes the
         # encoder-decoder attention's shortcut of one encoder state per B rows: a batch of a multiple
         # of B sentences attends to the wrong sources silently, any other batch crashes ("shape
-        # '[N, -1, B, C]' is invalid"). 1 turns the shortcut off; beam search is the same without it.
-        for model in models:
-            decoder = getattr(model, "decoder", None)
-            if hasattr(decoder, "set_beam_size"):
-                decoder.set_beam_size(1)
+        # '[N, -1, B, C]' is invalid"). The beam is on the decoders only while inference_step runs.
+        set_decoder_beam(models, 1)
         return generator
+
+    def inference_step(self, generator, models, *args, **kwargs):
+        set_decoder_beam(models, getattr(generator, "beam_size", 1))  # what beam search's cache expects
+        try:
+            return super().inference_step(generator, models, *args, **kwargs)
+        finally:
+            set_decoder_beam(models, 1)
 
     def build_model(self, cfg, from_checkpoint=False):
         positions_check.check_positions_fit_data(self.cfg.data, getattr(cfg, "max_source_positions", None), "model")
