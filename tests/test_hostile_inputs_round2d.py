@@ -461,3 +461,12 @@ def test_building_the_eval_rouge_generator_leaves_the_model_s_forward_pass_alone
         shortcut = model(source, lengths, previous)[0]
     assert not torch.allclose(before, shortcut)
     assert torch.equal(before, after)
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_eval_retrieval_max_docs_below_one_says_so(tmp_path, capsys, value):
+    path = tmp_path / "test.jsonl"
+    path.write_bytes(jsonl_bytes())
+    code, _, err = eval_retrieval(path, capsys, "--max-docs", value)
+    assert code == 2
+    assert error_line(err, "summ-eval-retrieval").endswith("--max-docs must be >= 1")
