@@ -63,3 +63,37 @@ def validated_generation_settings(eval_rouge_args: Any) -> Tuple[Dict[str, Any],
             return settings, f"--eval-rouge-args {json.dumps(given, sort_keys=True)}"
     return dict(UNVALIDATED_DEFAULTS), ("fairseq-generate's defaults with beam 4 (the checkpoint has no "
                                         "--eval-rouge-args)")
+
+
+def check_eval_rouge_args(text: str, known_keys) -> Dict[str, Any]:
+    """``--eval-rouge-args`` as the generation settings it gives, refused (ValueError naming the
+    key) when it is not a JSON object, names a key fairseq's generator does not have (``known_keys``:
+    fairseq's GenerationConfig fields; build_generator reads options with getattr defaults, so a
+    typo such as ``"lenpn"`` was silently ignored), or gives a setting no beam search can use:
+    a NaN or infinite number (every hypothesis scores NaN), a beam below 1, negative lengths."""
+    import difflib
+    import math
+
+    try:
+        given = json.loads(text)
+    except ValueError as err:  # JSONDecodeError, or an integer past Python's digit limit
+        raise ValueError(f"--eval-rouge-args is not valid JSON ({getattr(err, 'msg', err)}): {text[:200]}") from None
+    if not isinstance(given, dict):
+        raise ValueError(f"--eval-rouge-args must be a JSON object of generation settings, got "
+                         f"{type(given).__name__}: {text[:200]}")
+    known = sorted(k for k in known_keys if not k.startswith("_"))
+    for key, value in given.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            raise ValueError(f"--eval-rouge-args: {key!r} is not a fairseq generation setting"
+                             + (f" (did you mean {close[0]!r}?)" if close else ""))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"--eval-rouge-args: {key} must be a finite number, got {value}")
+        if key in FAIRSEQ_GENERATION_DEFAULTS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"--eval-rouge-args: {key} must be a number, got {json.dumps(value)}")
+    if given.get("beam", 1) < 1:
+        raise ValueError(f"--eval-rouge-args: beam must be at least 1, got {given['beam']}")
+    for key in ("max_len_a", "max_len_b", "min_len", "no_repeat_ngram_size"):
+        if given.get(key, 0) < 0:
+            raise ValueError(f"--eval-rouge-args: {key} must not be negative, got {given[key]}")
+    return given

@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 _FAIRSEQ_LINE = re.compile(r"^\S+ \S+ \| (?P<level>\w+) \| (?P<tag>[^|]+?) \| (?P<msg>.*)$")
 _HYDRA_LINE = re.compile(r"^\[[^\]]*\]\[(?P<tag>[^\]]+)\]\[(?P<level>\w+)\] - (?P<msg>.*)$")
 _SAVED = re.compile(
-    r"Saved checkpoint (?P<path>\S+) \(epoch (?P<epoch>\d+) @ (?P<updates>\d+) updates, score (?P<score>[^)]+)\)"
+    # counts of at most 18 digits: a longer one is no count (and past 4300 int() refuses it)
+    r"Saved checkpoint (?P<path>\S+) \(epoch (?P<epoch>\d{1,18}) @ (?P<updates>\d{1,18}) updates, "
+    r"score (?P<score>[^)]+)\)"
 )
 # metrics for which lower is better; every other metric (ROUGE, BLEU, accuracy) is maximized
 LOWER_IS_BETTER = ("loss", "nll_loss", "ppl")
@@ -62,13 +64,17 @@ def _number(value):
     return None
 
 
+# counters the report turns into integers (update numbers, epochs); NaN or inf there is no count
+_COUNTERS = ("epoch", "update", "num_updates")
+
+
 def _numeric_stats(stats: Dict, prefix: str) -> Dict[str, float]:
     out = {}
     for key, value in stats.items():
         if prefix and key.startswith(prefix):
             key = key[len(prefix):]
         number = _number(value)
-        if number is not None:
+        if number is not None and (key not in _COUNTERS or math.isfinite(number)):
             out[key] = number
     return out
 
@@ -143,7 +149,8 @@ def choose_metric(records: List[Dict[str, float]], requested: Optional[str]) -> 
 def best_record(records: List[Dict[str, float]], metric: str) -> Dict[str, float]:
     """The validation record with the best ``metric``; the latest one on ties, as fairseq's
     ``is_better`` (``>=`` / ``<=``) overwrites ``checkpoint_best.pt`` on ties."""
-    scored = [r for r in records if metric in r and not math.isnan(r[metric])]
+    # NaN compares false with everything, and an infinite score (a diverged or corrupt line) is no best
+    scored = [r for r in records if metric in r and math.isfinite(r[metric])]
     if not scored:
         raise LogFormatError(f"no validation line has {metric!r}")
     sign = 1.0 if is_lower_better(metric) else -1.0

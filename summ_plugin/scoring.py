@@ -380,6 +380,14 @@ def validate_config(args: "ScoreConfig") -> None:
         raise ScoreInputError("--workers must be at least 1")
     if args.bootstrap < 0:
         raise ScoreInputError("--bootstrap must be 0 or more")
+    if args.bootstrap > MAX_BOOTSTRAP:
+        # 12 means per resample are kept: 10**14 resamples asked for 8.5 PiB (a MemoryError traceback)
+        raise ScoreInputError(f"--bootstrap {args.bootstrap} is more than {MAX_BOOTSTRAP} resamples "
+                              "(1000 gives the usual 95% interval)")
+
+
+# the most bootstrap resamples summ-score takes (100 times the default; memory and time grow with it)
+MAX_BOOTSTRAP = 100_000
 
 
 def score_files(args: "ScoreConfig") -> Dict:

@@ -276,7 +276,17 @@ class FairseqGeneration:
         key = tuple(sorted(options.to_dict().items()))
         if key not in self._generators:
             self._generators[key] = self.task.build_generator(self.models, Namespace(**options.to_dict()))
-        return generate_ids(self.task, self._generators[key], self.models, sources, self.device)
+        generator = self._generators[key]
+        # fairseq asserts min_len <= min(max_len_a * source length + max_len_b, model positions - 1)
+        # per batch: with --max-len-a the bound depends on the source, so it is known only here
+        longest = max(len(source) for source in sources)
+        max_len = min(int(options.max_len_a * longest + options.max_len_b), int(getattr(generator, "max_len", 10**9)) - 1)
+        if options.min_len > max_len:
+            raise SummarizeError(
+                f"--min-len {options.min_len} is more than the longest summary allowed here: {max_len} tokens "
+                f"(--max-len-a {options.max_len_a} x {longest} source tokens + --max-len-b {options.max_len_b}, "
+                f"at most the model's {int(getattr(generator, 'max_len', 0))} target positions - 1)")
+        return generate_ids(self.task, generator, self.models, sources, self.device)
 
 
 def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
@@ -311,6 +321,10 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
                 out.write(json.dumps(details(record, example, summary), ensure_ascii=False) + "\n")
             counts["summarized"] += len(batch)
             progress.update(len(batch))
+        if counts["summarized"] == 0:
+            # raised inside the block: no empty output file is published as if the run had worked
+            skipped = f" ({policy.skipped} skipped as bad records)" if policy.skipped else ""
+            raise SummarizeError(f"{config.input}: no records to summarize{skipped}")
     counts["skipped"] = policy.skipped
     policy.log_summary(logger, config.input)
     return counts

@@ -224,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--retrievers is empty")
     if not os.path.isfile(args.input):
         raise UserError(f"input file not found: {args.input}")
+    if args.max_docs is not None and args.max_docs < 1:  # was "INPUT: no records", as if the file were empty
+        raise UserError("--max-docs must be >= 1")
     budgets = parse_budgets(args.max_positions)
     encoder = passage_counting_encoder(args)
     if args.encoder_json:

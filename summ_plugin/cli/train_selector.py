@@ -76,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
     if args.valid and not os.path.isfile(args.valid):
         raise UserError(f"--valid file not found: {args.valid}")
     # the budget and token counts summ-prepare scores the candidates with
-    encoder = passage_counting_encoder(args, args.max_positions)
+    try:  # a budget without room fails now, not as a traceback after the training
+        encoder = passage_counting_encoder(args, args.max_positions)
+    except ValueError as err:
+        raise UserError(f"--max-positions {args.max_positions}: {err}") from None
     if not args.encoder_json and args.valid:
         logger.info("no --encoder-json/--vocab-bpe: counting tokens approximately (1.3 per word)")
 

@@ -202,6 +202,10 @@ def load_gpt2_bpe(encoder_json: str, vocab_bpe: str) -> GPT2BPE:
     return GPT2BPE(encoder, encoder_json, vocab_bpe)
 
 
+# the largest --vocab-size summ-make-vocab trains (2**20; the largest published BPEs have 256k tokens)
+MAX_TRAINED_VOCAB_SIZE = 2**20
+
+
 def train_byte_level_bpe(text_iter: Iterable[str], vocab_size: int, out_dir: str, min_frequency: int = 2) -> None:
     """Train a byte-level BPE and write it as GPT-2 ``encoder.json`` + ``vocab.bpe``.
 
@@ -213,6 +217,11 @@ def train_byte_level_bpe(text_iter: Iterable[str], vocab_size: int, out_dir: str
 
     if vocab_size < 257:
         raise ValueError(f"vocab_size must be at least 257 (256 byte symbols + merges), got {vocab_size}")
+    if vocab_size > MAX_TRAINED_VOCAB_SIZE:
+        # tokenizers aborts the process (a Rust panic) past 2**32 and overflows past 2**64
+        raise ValueError(f"vocab_size must be at most {MAX_TRAINED_VOCAB_SIZE} (GPT-2's is 50257), got {vocab_size}")
+    if min_frequency < 0 or min_frequency > 2**63 - 1:
+        raise ValueError(f"min_frequency must be between 0 and 2**63-1, got {min_frequency}")
     tokenizer = ByteLevelBPETokenizer(add_prefix_space=False)
     tokenizer.train_from_iterator(
         text_iter, vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[], show_progress=False
@@ -229,6 +238,10 @@ def train_byte_level_bpe(text_iter: Iterable[str], vocab_size: int, out_dir: str
     atomic_write_text(os.path.join(out_dir, "encoder.json"), json.dumps(ordered, ensure_ascii=True))
     atomic_write_text(os.path.join(out_dir, "vocab.bpe"), "#version: 0.2\n" + "".join(m + "\n" for m in merge_lines))
     logger.info("trained byte-level BPE: %d tokens, %d merges -> %s", len(ordered), len(merge_lines), out_dir)
+    if len(ordered) < vocab_size:
+        logger.warning("the trained BPE has %d tokens, fewer than the %d asked for: the input has no more pairs "
+                       "seen at least %d times (lower --min-frequency or give more text)",
+                       len(ordered), vocab_size, min_frequency)
 
 
 def build_dictionary(

@@ -182,7 +182,9 @@ def build_retriever(name: str, **options) -> Retriever:
         raise ValueError(f"unknown retriever {name!r}; available: {', '.join(available_retrievers())}")
     cls = _REGISTRY[name]
     parameters = inspect.signature(cls.__init__).parameters
-    takes_any = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    # a retriever without an __init__ of its own (lead) has object's (*args, **kwargs): it takes nothing
+    takes_any = cls.__init__ is not object.__init__ and any(
+        p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     if not takes_any:
         accepted = retriever_options(name)
         unknown = sorted(set(options) - set(accepted))

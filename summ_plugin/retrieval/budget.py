@@ -37,6 +37,13 @@ class Budget:
     separator_tokens: int = SEPARATOR_TOKENS
     token_bounds: Optional[Callable[[str], Tuple[int, int]]] = None
 
+    def __post_init__(self):
+        # refused when the budget is made (a tool's start), not at the first record: summ-train-selector
+        # trained and wrote its selector before --max-positions 0 failed with a traceback
+        if self.max_positions - self.reserved_tokens < 1:
+            raise ValueError(f"max_positions ({self.max_positions}) leaves no room after "
+                             f"{self.reserved_tokens} reserved tokens")
+
     def select(self, record, retriever, reference: Optional[str] = None):
         """``select_source`` for ``record`` under this budget. ``reference``: the summary, for
         the retrievers that read it (training data only); None everywhere else."""

@@ -19,6 +19,7 @@ from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
 from ..data.data_bin import DataBinError
 from ..data.config import allow_bpe_mismatch_field, prepare_setting_field
+from ..generation_settings import check_eval_rouge_args
 from ..hydra_compat import give_model_args_the_task_name
 from ..positions import install_position_extension_hook
 from ..registry import register_task_once
@@ -92,6 +93,23 @@ class RetrieveSummarizeConfig(TranslationConfig):
     )
 
 
+def set_decoder_beam(models, beam: int) -> None:
+    """The beam each model's decoder computes its encoder-decoder attention for (see build_generator)."""
+    for model in models:
+        decoder = getattr(model, "decoder", None)
+        if hasattr(decoder, "set_beam_size"):
+            decoder.set_beam_size(beam)
+
+
+def generation_setting_names():
+    """The settings fairseq's build_generator can read (its GenerationConfig)."""
+    import dataclasses
+
+    from fairseq.dataclass.configs import GenerationConfig
+
+    return [f.name for f in dataclasses.fields(GenerationConfig)]
+
+
 def refuse_eval_bleu(cfg) -> None:
     """--eval-bleu comes with TranslationConfig, but BLEU on detokenized summaries is not what
     this task measures (and its detokenizer set-up does not fit the GPT-2 BPE): stop rather than
@@ -155,6 +173,8 @@ class RetrieveSummarizeTask(TranslationTask):
     def setup_task(cls, cfg: RetrieveSummarizeConfig, **kwargs):
         refuse_eval_bleu(cfg)
         if not kwargs.get("from_checkpoint"):
+            if cfg.eval_rouge:  # before any data is read; a checkpoint's stored settings are its own
+                check_eval_rouge_args(cfg.eval_rouge_args, generation_setting_names())
             # the checkpoint stores these: absolute, so that they never depend on where it is
             # used. A checkpoint's own settings are left as stored: the tools that read an older
             # one's relative paths say how they resolve them (data/bpe_record.py)
@@ -209,7 +229,20 @@ class RetrieveSummarizeTask(TranslationTask):
     def build_generator(self, models, args, *extra, **kwargs):
         generator = super().build_generator(models, args, *extra, **kwargs)
         ngram_block.fix_ngram_blocking(generator)
+        # fairseq's SequenceGenerator sets its beam on the decoders for good, and with a beam B > 1
+        # every later plain forward pass (training with --eval-rouge, the validation loss) takes the
+        # encoder-decoder attention's shortcut of one encoder state per B rows: a batch of a multiple
+        # of B sentences attends to the wrong sources silently, any other batch crashes ("shape
+        # '[N, -1, B, C]' is invalid"). The beam is on the decoders only while inference_step runs.
+        set_decoder_beam(models, 1)
         return generator
+
+    def inference_step(self, generator, models, *args, **kwargs):
+        set_decoder_beam(models, getattr(generator, "beam_size", 1))  # what beam search's cache expects
+        try:
+            return super().inference_step(generator, models, *args, **kwargs)
+        finally:
+            set_decoder_beam(models, 1)
 
     def build_model(self, cfg, from_checkpoint=False):
         positions_check.check_positions_fit_data(self.cfg.data, getattr(cfg, "max_source_positions", None), "model")

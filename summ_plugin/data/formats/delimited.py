@@ -2,8 +2,10 @@
 row; read with the :mod:`csv` module, field size limit raised, streamed. No fairseq import.
 """
 import csv
+import gzip
 import os
 import sys
+import zlib
 from typing import Dict, Iterator, Optional
 
 from ..records import BadRecordError, FieldNames
@@ -27,18 +29,27 @@ class _DecodedLines:
 
     A line that is not valid UTF-8 is decoded with replacement characters and its number
     remembered, so the CSV row holding it becomes a BadRecordError rather than ending the file.
+    A truncated or corrupt ``.gz`` ends the lines; ``read_error`` then says why.
     """
 
     def __init__(self, handle):
         self.handle = handle
         self.line_no = 0
         self.bad_lines: Dict[int, int] = {}  # line number -> byte offset of the first bad byte
+        self.read_error: Optional[str] = None
 
     def __iter__(self):
         return self
 
     def __next__(self) -> str:
-        raw = next(self.handle)
+        if self.read_error is not None:
+            raise StopIteration
+        try:
+            raw = next(self.handle)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+            self.read_error = (f"the compressed file is truncated or corrupt after line {self.line_no} ({err}); "
+                               "nothing after it can be read")
+            raise StopIteration from None
         self.line_no += 1
         try:
             text = raw.decode("utf-8")
@@ -59,6 +70,8 @@ def iter_csv_records(path: str, fields: Optional[FieldNames], require_summary: b
             header = next(csv.reader(lines, delimiter=delimiter), None)
         except csv.Error as err:
             raise InputFormatError(f"{path}:1", f"unreadable CSV header: {err}") from None
+    if lines.read_error is not None:
+        raise InputFormatError(f"{path}:1", lines.read_error)
     if header is None:
         raise InputFormatError(path, "empty CSV file (no header row)")
     if lines.bad_lines:
@@ -80,10 +93,18 @@ def iter_csv_records(path: str, fields: Optional[FieldNames], require_summary: b
                 try:
                     cells = next(reader)
                 except StopIteration:
+                    if lines.read_error is not None:
+                        yield BadRecordError(f"{path}:{lines.line_no + 1}", lines.read_error)
                     return
                 except csv.Error as err:
+                    if lines.read_error is not None:  # the row was cut by the truncation, not malformed
+                        yield BadRecordError(f"{path}:{lines.line_no + 1}", lines.read_error)
+                        return
                     # the reader cannot resynchronise after e.g. an unterminated quote: stop here
                     yield BadRecordError(f"{path}:{start_line}", f"CSV error: {err}; rest of file not read")
+                    return
+                if lines.read_error is not None:  # this row ends where the compressed data was cut
+                    yield BadRecordError(f"{path}:{start_line}", lines.read_error)
                     return
                 if not any(c.strip() for c in cells):
                     continue  # blank line

@@ -10,7 +10,7 @@ from typing import Iterator, Optional
 from ..records import FieldNames
 from .cnndm_stories import CnnDmStats, find_url_list, iter_cnndm_stories
 from .delimited import iter_csv_records
-from .files import EXTENSIONS, InputFormatError, known_suffix
+from .files import EXTENSIONS, InputFormatError, check_text_input, known_suffix
 from .jsonl import iter_jsonl_records
 from .parquet import iter_parquet_records
 
@@ -123,6 +123,8 @@ def iter_input_records(
         raise InputFormatError(path, f"is a directory; format '{chosen}' reads a file")
     if chosen == "cnndm-stories":
         return iter_cnndm_stories(path, split, require_summary, url_lists_dir, stats or CnnDmStats())
+    if chosen in ("jsonl", "csv"):
+        check_text_input(path, chosen)
     if chosen == "jsonl":
         return iter_jsonl_records(path, fields, require_summary)
     if chosen == "csv":

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Optional, Tuple
 from ...atomic import atomic_output
 from ...errors import UserError
 from ..records import BadRecordError, FieldNames, Record, record_from_dict
-from .files import InputFormatError, file_stem, open_input_binary
+from .files import InputFormatError, check_text_input, file_stem, open_input_binary
 from .layouts import detect_layout
 
 logger = logging.getLogger(__name__)
@@ -51,10 +51,31 @@ def _int_limit() -> int:
     return sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
 
 
-def parse_json(text: str):
-    """``json.loads(text)``, with every way it fails as a :class:`JSONTextError`."""
+class _DuplicateKeyError(Exception):
+    """A JSON object names a key twice (json.loads would keep the last value silently)."""
+
+
+def _object_without_duplicate_keys(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicate_keys)
+
+
+def parse_json(text: str, unique_keys: bool = False):
+    """``json.loads(text)``, with every way it fails as a :class:`JSONTextError`. ``unique_keys``:
+    an object naming a key twice is refused too (records: json.loads would keep the last value)."""
     try:
-        return json.loads(text)
+        return _DECODER.decode(text) if unique_keys else json.loads(text)
+    except _DuplicateKeyError as err:
+        raise JSONTextError(f"key '{err.args[0]}' given twice in one object") from None
     except json.JSONDecodeError as err:
         raise JSONTextError(f"malformed JSON: {err.msg}", err.lineno) from None
     except RecursionError:
@@ -109,7 +130,11 @@ def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
     Invalid UTF-8 and malformed JSON yield a :class:`BadRecordError` naming the line in place
     of the object; the caller decides whether to stop or skip (the stream goes on after it).
     A truncated .gz yields one last error after its last complete line. Blank lines are skipped.
+    A key given twice in one object is an error (which value was meant cannot be told); a UTF-8
+    byte order mark before the first line is dropped. Gzip, Parquet or UTF-16 content raises
+    :class:`InputFormatError` (check_text_input).
     """
+    check_text_input(path, "jsonl")
     with open_input_binary(path) as handle:
         for line_no, raw in enumerate(_lines_or_read_error(handle, path), start=1):
             if isinstance(raw, BadRecordError):
@@ -121,10 +146,12 @@ def iter_jsonl_objects(path: str) -> Iterator[Tuple[str, object]]:
             except UnicodeDecodeError as err:
                 yield location, BadRecordError(location, f"invalid UTF-8 at byte {err.start}")
                 continue
+            if line_no == 1 and text.startswith("\ufeff"):  # a byte order mark (Windows tools write one)
+                text = text[1:]
             if not text.strip():
                 continue
             try:
-                obj = parse_json(text)
+                obj = parse_json(text, unique_keys=True)
             except JSONTextError as err:
                 yield location, BadRecordError(location, err.reason)
                 continue

@@ -121,6 +121,12 @@ def check_columns(columns: Sequence[str], fields: FieldNames, source: str, requi
     """Raise if a needed column is missing; return whether ids must be synthesised."""
     names = set(columns)
     have = ", ".join(map(str, columns)) or "none"
+    used = {fields.id, fields.document, fields.documents, fields.sections, fields.query, fields.summary, fields.title}
+    twice = sorted({str(c) for c in columns if c in used and columns.count(c) > 1})
+    if twice:
+        # a row would keep one of the two cells silently
+        raise InputFormatError(source, f"column {', '.join(repr(c) for c in twice)} appears more than once in the "
+                                       "header; rename or drop the extra one")
     if fields.document not in names and fields.documents not in names:
         raise InputFormatError(
             source, f"no document column '{fields.document}' (or '{fields.documents}'); columns are: {have}"
