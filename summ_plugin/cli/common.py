@@ -22,6 +22,8 @@ import sys
 import typing
 from typing import Callable, Dict, Iterable, Optional, Tuple, Type
 
+from summ_plugin.numbers import NonFiniteNumberError, find_non_finite, finite_float, loads_finite_json
+
 USER_ERROR_STATUS = 2  # argparse's status for a bad command line
 INTERRUPTED_STATUS = 130  # the shell's status for a run ended by SIGINT
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -52,11 +54,17 @@ def add_log_level_option(parser: argparse.ArgumentParser) -> None:
 
 
 def json_object(text: str) -> Dict:
-    """argparse type of a JSON-object option (``--retriever-options '{"k1": 1.5}'``)."""
+    """argparse type of a JSON-object option (``--retriever-options '{"k1": 1.5}'``); NaN,
+    Infinity and numbers beyond a float are refused (they are no JSON and no setting)."""
     try:
-        value = json.loads(text)
+        value = loads_finite_json(text)
     except json.JSONDecodeError as err:
         raise argparse.ArgumentTypeError(f"not valid JSON ({err.msg})") from None
+    except NonFiniteNumberError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    bad = find_non_finite(value)
+    if bad:
+        raise argparse.ArgumentTypeError(f"{bad}: not a finite number of a usable size")
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {type(value).__name__}")
     return value
@@ -75,7 +83,7 @@ def _value_type(annotation):
     return typing.get_origin(annotation) or annotation
 
 
-_TYPES = {int: int, float: float, str: str, dict: json_object, tuple: comma_list}
+_TYPES = {int: int, float: finite_float, str: str, dict: json_object, tuple: comma_list}
 
 
 def field_default(f: dataclasses.Field):

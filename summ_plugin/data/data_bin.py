@@ -31,6 +31,7 @@ mapped onto the same types. A newer or unknown version is a :class:`DataBinError
 No fairseq import.
 """
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_write_text
 from summ_plugin.data.config import PrepareError
+from summ_plugin.numbers import NonFiniteNumberError, find_non_finite, loads_finite_json
 from summ_plugin.errors import UserError
 from summ_plugin.retrieval.budget import DEFAULT_SPLIT_MODE, RESERVED_TOKENS, SEPARATOR_TOKENS
 
@@ -290,9 +292,11 @@ def read_manifest(path: str) -> PrepareManifest:
     """A prepare.json file (``path`` is the file), typed; a DataBinError names what is wrong."""
     try:
         with open(path, encoding="utf-8") as handle:
-            obj = json.load(handle)
+            obj = loads_finite_json(handle.read())
     except OSError as err:
         raise DataBinError(f"{path}: cannot read: {err.strerror or err}") from None
+    except NonFiniteNumberError as err:
+        raise DataBinError(f"{path}: {err}") from None
     except json.JSONDecodeError as err:
         raise DataBinError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
     except (UnicodeDecodeError, RecursionError, ValueError) as err:
@@ -304,7 +308,11 @@ def write_manifest(data_bin: str, manifest: PrepareManifest) -> None:
     """``data_bin``/prepare.json, atomically, with paths inside the data-bin (the selectors)
     made relative to it, so that the data-bin can move."""
     obj = _relative_to(manifest.to_json(), data_bin)
-    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # a NaN or infinity would be written as bare NaN / Infinity, which is not JSON
+    bad = find_non_finite(obj, max_magnitude=math.inf)
+    if bad:
+        raise DataBinError(f"{os.path.join(data_bin, PREPARE_JSON)}: {bad} is not a finite number; nothing was published")
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     atomic_write_text(os.path.join(data_bin, PREPARE_JSON), text)
 
 

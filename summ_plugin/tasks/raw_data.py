@@ -10,7 +10,9 @@ import os
 
 from fairseq import utils
 
+from ..data.config import PrepareError
 from ..data.formats import split_input_path
+from ..numbers import NonFiniteNumberError, find_non_finite, loads_finite_json
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +34,16 @@ def is_raw_directory(path: str) -> bool:
 def raw_prepare_options(cfg) -> dict:
     raw_dir = utils.split_paths(cfg.data)[0]
     try:
-        retriever_options = json.loads(cfg.retriever_options or "{}")
+        retriever_options = loads_finite_json(cfg.retriever_options or "{}")
     except json.JSONDecodeError as err:
-        raise ValueError(f"--retriever-options is not valid JSON: {err}") from None
+        raise PrepareError(f"--retriever-options is not valid JSON: {err}") from None
+    except NonFiniteNumberError as err:
+        raise PrepareError(f"--retriever-options: {err}") from None
+    if not isinstance(retriever_options, dict):
+        raise PrepareError(f"--retriever-options: expected a JSON object, got {type(retriever_options).__name__}")
+    bad = find_non_finite(retriever_options)
+    if bad:
+        raise PrepareError(f"--retriever-options: {bad} is not a finite number of a usable size")
     return {
         "retriever": cfg.retriever,
         "train_retriever": cfg.train_retriever,
@@ -62,7 +71,14 @@ def resolve_data_path(cfg) -> str:
         paths[0], options["retriever"] or "chosen on valid", options["train_retriever"] or "oracle pad=random",
         options["max_source_positions"],
     )
-    data_bin = prepare_cached(paths[0], options, cache_root=cfg.raw_cache_dir)
+    try:
+        data_bin = prepare_cached(paths[0], options, cache_root=cfg.raw_cache_dir)
+    except OSError as err:
+        # fairseq-train would print a traceback: one line naming the path instead
+        # (a --raw-cache-dir that is a file, a read-only or full disk, a lock that is a directory)
+        where = err.filename or cfg.raw_cache_dir or paths[0]
+        raise PrepareError(f"{where}: cannot prepare the raw directory {paths[0]}: "
+                           f"{err.strerror or err}") from None
     logger.info("training on the prepared data-bin %s", data_bin)
     return data_bin
 

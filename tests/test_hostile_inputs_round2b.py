@@ -1,0 +1,245 @@
+"""Hostile inputs, round two (issue 25 items 4, 9, 12, 13): non-finite numbers, a killed
+prepare worker, torch files that are not fairseq checkpoints, paths of the wrong kind,
+impossible sizes and a full disk. Each must end in one line naming the file or option, never
+a traceback, a hang, or an output that is silently wrong.
+"""
+import copy
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from summ_plugin.cli.prepare import main as prepare_main
+from summ_plugin.data.config import PrepareError
+from summ_plugin.data.data_bin import DataBinError
+from tests._prepare_fixtures import make_records, write_jsonl
+from tests.test_hostile_inputs import assert_one_line_error, prepare_argv, run_prepare
+
+
+def run_cli(main, argv, capsys):
+    """A summ-* tool in-process: (exit code, stdout, stderr)."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_option_error(err, prog, *must_contain):
+    """argparse's refusal of a bad option value: its usage, then one ``PROG: error:`` line."""
+    assert "Traceback" not in err, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"{prog}: error: argument "), err
+    for text in must_contain:
+        assert text in line, (text, line)
+    return line
+
+
+@pytest.fixture
+def small_inputs(tmp_path):
+    train = write_jsonl(str(tmp_path / "train.jsonl"), make_records(12, seed=1))
+    valid = write_jsonl(str(tmp_path / "valid.jsonl"), make_records(4, seed=2))
+    return train, valid
+
+
+# ----------------------------------------------------------------------------- item 4: non-finite numbers
+
+
+def _selector_dict():
+    from summ_plugin.retrieval.learned import LearnedSelector, Tree
+
+    # root splits feature 0 at 0.5; leaves 1 and 2
+    tree = Tree([0, 0, 0], [0.5, 0.0, 0.0], [True, False, False], [1, -1, -1], [2, -1, -1], [0.0, 1.0, -1.0])
+    return LearnedSelector(0.1, [tree]).to_dict()
+
+
+def _set_baseline(value):
+    return lambda d: d.__setitem__("baseline", value)
+
+
+def _set_tree(key, index, value):
+    return lambda d: d["trees"][0][key].__setitem__(index, value)
+
+
+# (name, change, words the error must hold)
+NON_FINITE_SELECTORS = [
+    ("baseline NaN", _set_baseline(float("nan")), "baseline"),
+    ("baseline Infinity", _set_baseline(float("inf")), "baseline"),
+    ("baseline -Infinity", _set_baseline(float("-inf")), "baseline"),
+    ("baseline 1e308", _set_baseline(1e308), "baseline"),
+    ("leaf NaN", _set_tree("value", 1, float("nan")), "value[1]"),
+    ("leaf Infinity", _set_tree("value", 2, float("inf")), "value[2]"),
+    ("leaf 1e308", _set_tree("value", 1, 1e308), "value[1]"),
+    ("threshold NaN", _set_tree("threshold", 0, float("nan")), "threshold[0]"),
+    ("threshold -Infinity", _set_tree("threshold", 0, float("-inf")), "threshold[0]"),
+]
+
+
+def _write_selector(path, data, raw_text=None):
+    # json.dumps writes NaN / Infinity as Python does: what a hand-edited or crafted file holds
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(raw_text if raw_text is not None else json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("name,change,where", NON_FINITE_SELECTORS, ids=[c[0] for c in NON_FINITE_SELECTORS])
+def test_selector_with_non_finite_value_is_refused_naming_the_key(name, change, where, tmp_path):
+    from summ_plugin.retrieval.learned import LearnedSelector
+
+    data = _selector_dict()
+    change(data)
+    path = _write_selector(tmp_path / "selector.json", data)
+    with pytest.raises(ValueError) as info:
+        LearnedSelector.load(path)
+    assert path in str(info.value) and where in str(info.value), str(info.value)
+
+
+def test_selector_with_huge_number_literal_is_refused(tmp_path):
+    """1e400 is valid JSON that Python reads as inf."""
+    from summ_plugin.retrieval.learned import LearnedSelector
+
+    text = json.dumps(_selector_dict()).replace('"baseline": 0.1', '"baseline": 1e400')
+    assert "1e400" in text
+    path = _write_selector(tmp_path / "selector.json", None, text)
+    with pytest.raises(ValueError, match="baseline"):
+        LearnedSelector.load(path)
+
+
+def test_selector_with_non_finite_leaf_is_refused_by_summ_prepare_in_one_line(tiny_vocab, small_inputs, tmp_path, capsys):
+    data = _selector_dict()
+    data["trees"][0]["value"][1] = 1e308
+    selector = _write_selector(tmp_path / "selector.json", data)
+    train, valid = small_inputs
+    argv = prepare_argv(tiny_vocab, tmp_path / "bin", train, valid)
+    argv[argv.index("--retriever") + 1] = "learned"
+    code, _, err = run_prepare(argv + ["--retriever-options", json.dumps({"selector": selector})], capsys)
+    assert code == 2
+    assert_one_line_error(err, selector, "value[1]")
+    assert not os.path.exists(tmp_path / "bin")
+
+
+def test_selector_infinite_threshold_is_written_as_json_null_and_scores_the_same(tmp_path):
+    """scikit-learn splits missing values from all numbers with a threshold of +inf: a real
+    selector holds it. It is written as null (JSON has no Infinity) and read back the same."""
+    from summ_plugin.retrieval.learned import LearnedSelector, Tree
+
+    tree = Tree([1, 0, 0], [float("inf"), 0.0, 0.0], [False, False, False], [1, -1, -1], [2, -1, -1],
+                [0.0, 2.0, -3.0])
+    selector = LearnedSelector(0.5, [tree])
+    path = str(tmp_path / "selector.json")
+    selector.save(path)
+    text = open(path, encoding="utf-8").read()
+    assert "Infinity" not in text and "NaN" not in text
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the file"))
+    loaded = LearnedSelector.load(path)
+    features = np.zeros((3, 20))
+    features[:, 1] = [1e300, -5.0, np.nan]
+    assert loaded.score_features(features).tolist() == [2.5, 2.5, -2.5]
+    assert loaded.score_features(features).tolist() == selector.score_features(features).tolist()
+    # a file of the former writer (bare Infinity for that threshold) still loads
+    legacy = _write_selector(tmp_path / "legacy.json", None, text.replace("null", "Infinity"))
+    assert LearnedSelector.load(legacy).score_features(features).tolist() == [2.5, 2.5, -2.5]
+
+
+def test_selector_file_above_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from summ_plugin.retrieval import learned
+
+    path = str(tmp_path / "huge.json")
+    with open(path, "wb") as handle:  # sparse: 64 MiB + 1 of zero bytes, no disk used
+        handle.truncate(learned.MAX_SELECTOR_BYTES + 1)
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the file was opened")
+
+    monkeypatch.setattr("builtins.open", no_read)
+    with pytest.raises(ValueError, match=r"huge.json: 67108865 bytes is not a selector"):
+        learned.LearnedSelector.load(path)
+
+
+@pytest.mark.parametrize("options", ['{"k1": Infinity}', '{"k1": NaN}', '{"k1": -Infinity}', '{"k1": 1e400}',
+                                     '{"k1": 1e308}'])
+def test_retriever_options_with_non_finite_number_are_refused(options, tiny_vocab, small_inputs, tmp_path, capsys):
+    train, valid = small_inputs
+    argv = prepare_argv(tiny_vocab, tmp_path / "bin", train, valid)
+    argv[argv.index("--retriever") + 1] = "bm25"
+    code, _, err = run_prepare(argv + ["--retriever-options", options], capsys)
+    assert code == 2
+    line = assert_option_error(err, "summ-prepare", "--retriever-options")
+    assert "k1" in line or "NaN" in line or "Infinity" in line or "large" in line, line
+    assert not os.path.exists(tmp_path / "bin")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "1e999"])
+def test_max_unk_rate_must_be_a_finite_number(value, tiny_vocab, small_inputs, tmp_path, capsys):
+    train, valid = small_inputs
+    code, _, err = run_prepare(prepare_argv(tiny_vocab, tmp_path / "bin", train, valid, f"--max-unk-rate={value}"), capsys)
+    assert code == 2
+    assert_option_error(err, "summ-prepare", "--max-unk-rate", value)
+    assert not os.path.exists(tmp_path / "bin")
+
+
+def test_max_unk_rate_nan_through_the_api_is_refused(tiny_vocab, small_inputs, tmp_path):
+    """PrepareConfig built in code (the raw-directory path does this): NaN compares False with
+    every rate, so it would publish any share of <unk>."""
+    from summ_plugin.data.config import PrepareConfig
+    from summ_plugin.data.prepare import prepare_data_bin
+
+    train, valid = small_inputs
+    config = PrepareConfig(destdir=str(tmp_path / "bin"), encoder_json=tiny_vocab["encoder_json"],
+                           vocab_bpe=tiny_vocab["vocab_bpe"], dict_path=tiny_vocab["dict"],
+                           inputs={"train": train, "valid": valid}, retriever="lead", max_unk_rate=float("nan"))
+    with pytest.raises(PrepareError, match="--max-unk-rate"):
+        prepare_data_bin(config)
+    assert not os.path.exists(tmp_path / "bin")
+
+
+def test_float_options_of_every_tool_refuse_nan(capsys):
+    """Every float option built from a config dataclass (summ-summarize --lenpen, ...) takes
+    the one finite-number type."""
+    from summ_plugin.cli.summarize import main as summarize_main
+
+    code, _, err = run_cli(summarize_main, ["--checkpoint", "x.pt", "--input", "x.jsonl", "--output", "y",
+                                            "--lenpen", "nan"], capsys)
+    assert code == 2
+    assert_option_error(err, "summ-summarize", "--lenpen", "nan")
+
+
+def test_prepare_json_is_never_written_with_nan_and_never_read_with_it(tiny_data_bin, tmp_path):
+    import shutil
+
+    from summ_plugin.data.data_bin import read_manifest, write_manifest
+
+    path = os.path.join(tiny_data_bin, "prepare.json")
+    manifest = read_manifest(path)
+    manifest.options["retriever_options"] = {"k1": float("inf")}
+    out = tmp_path / "bin"
+    out.mkdir()
+    with pytest.raises(DataBinError, match=r"retriever_options.k1 is not a finite number"):
+        write_manifest(str(out), manifest)
+    assert not (out / "prepare.json").exists()
+    copy_dir = tmp_path / "copy"
+    shutil.copytree(tiny_data_bin, copy_dir)
+    text = open(path, encoding="utf-8").read()
+    obj = json.loads(text)
+    obj["splits"]["train"]["examples"] = float("nan")
+    (copy_dir / "prepare.json").write_text(json.dumps(obj), encoding="utf-8")
+    with pytest.raises(DataBinError, match="prepare.json: NaN is not valid JSON"):
+        read_manifest(str(copy_dir / "prepare.json"))
+
+
+@pytest.mark.parametrize("options,expected", [('{"k1": Infinity}', "Infinity"), ('{"k1": 1e400}', "too large"),
+                                              ('[1]', "JSON object")])
+def test_raw_directory_retriever_options_are_checked_like_summ_prepares(options, expected, tiny_raw_dir):
+    from types import SimpleNamespace
+
+    from summ_plugin.errors import UserError
+    from summ_plugin.tasks.raw_data import raw_prepare_options
+
+    cfg = SimpleNamespace(data=tiny_raw_dir, retriever_options=options, retriever=None, train_retriever=None,
+                          split_mode="sentence", max_source_positions=96, max_target_positions=64,
+                          encoder_json=None, vocab_bpe=None, dict_path=None, prepare_workers=1)
+    with pytest.raises(UserError, match=expected):
+        raw_prepare_options(cfg)
