@@ -243,3 +243,60 @@ def test_raw_directory_retriever_options_are_checked_like_summ_prepares(options,
                           encoder_json=None, vocab_bpe=None, dict_path=None, prepare_workers=1)
     with pytest.raises(UserError, match=expected):
         raw_prepare_options(cfg)
+
+
+# ----------------------------------------------------------------------------- item 9: a worker killed
+
+
+def _children(pid):
+    import subprocess
+
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_sigkill_of_one_prepare_worker_ends_the_run_with_one_line_and_no_temp_dir(tiny_vocab, tmp_path):
+    """What the OOM killer does: the run stops (no hang on the other worker's pipe) with one line
+    saying a worker died and why, removes DEST.tmp-PID, and leaves no worker behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    train = write_jsonl(str(tmp_path / "train.jsonl"), make_records(4000, seed=1))
+    valid = write_jsonl(str(tmp_path / "valid.jsonl"), make_records(8, seed=2))
+    dest = tmp_path / "bin"
+    argv = prepare_argv(tiny_vocab, dest, train, valid, "--workers", "2")
+    run = subprocess.Popen([sys.executable, "-m", "summ_plugin.cli.prepare", *argv], stderr=subprocess.PIPE,
+                           text=True, cwd=str(tmp_path))
+    try:
+        workers = []
+        for _ in range(600):
+            workers = _children(run.pid)
+            if len(workers) >= 2 or run.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert len(workers) >= 2, "the workers did not start"
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = run.communicate(timeout=120)  # a hang fails here
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 2, err
+    line = assert_one_line_error(err, "summ-prepare: error: a worker process", f"PID {workers[0]}",
+                                 "signal 9: killed, perhaps out of memory")
+    assert "Traceback" not in line
+    assert not dest.exists()
+    assert not [name for name in os.listdir(tmp_path) if name.startswith("bin.")], os.listdir(tmp_path)
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_worker_death_message_names_the_signal_not_the_terminated_rest():
+    from summ_plugin.data.pool import worker_death_message
+
+    assert worker_death_message({11: -15, 12: -9}) == \
+        "a worker process (PID 12) died (signal 9: killed, perhaps out of memory)"
+    assert worker_death_message({11: 3, 12: None}) == "a worker process (PID 11) died (exit status 3)"
+    assert worker_death_message({11: None}) == "a worker process died (cause unknown)"
