@@ -49,6 +49,7 @@ from typing import Any, List, Optional, Tuple, Union
 import torch
 
 from .atomic import atomic_output
+from .checkpoint_contents import CheckpointContentsError, check_checkpoint_contents  # noqa: F401 (re-exported)
 from .errors import UserError, find_user_error
 
 logger = logging.getLogger(__name__)
@@ -245,6 +246,12 @@ def _corrupt_error(f: Any, err: BaseException) -> "CorruptCheckpointError":
     )
 
 
+def load_fairseq_checkpoint(path: Union[str, os.PathLike]) -> dict:
+    """:func:`load_checkpoint_safely` of a file that must be a fairseq checkpoint with usable
+    weights (summ_plugin.checkpoint_contents); a CheckpointContentsError says what it is not."""
+    return check_checkpoint_contents(load_checkpoint_safely(path), os.fspath(path))
+
+
 def load_checkpoint_safely(path: Union[str, os.PathLike, io.IOBase],
                            map_location: Any = "cpu") -> Any:
     """``torch.load`` with ``weights_only=True`` and the fairseq allow-list.
@@ -269,7 +276,10 @@ class _TorchWithSafeLoad(types.ModuleType):
 
     @staticmethod
     def load(f: Any, map_location: Any = None, **kwargs: Any) -> Any:
-        return _weights_only_load(f, map_location=map_location, **kwargs)
+        # every load in checkpoint_utils is of a checkpoint: judge what it holds before
+        # fairseq indexes it
+        return check_checkpoint_contents(_weights_only_load(f, map_location=map_location, **kwargs),
+                                         _describe_source(f))
 
 
 def install_safe_fairseq_loading() -> bool:

@@ -2,19 +2,21 @@
 usable size: Python's ``float("nan")`` and ``json.loads("Infinity")`` / ``json.loads("1e400")``
 accept what no setting means, and every comparison with NaN is False, so a NaN limit or
 threshold silently disables what it guards (``--max-unk-rate nan`` published a data-bin with
-60% ``<unk>``). The one home of those checks; no fairseq import, no imports of the package.
+60% ``<unk>``). The one home of those checks; no fairseq import.
 """
 import argparse
 import json
 import math
 from typing import Any, Optional
 
+from summ_plugin.errors import UserError
+
 # Larger magnitudes are no setting anyone means, and sums of a few of them overflow to inf
 # (a selector's leaves of 1e308 add up to inf, then inf - inf = NaN).
 MAX_MAGNITUDE = 1e100
 
 
-class NonFiniteNumberError(ValueError):
+class NonFiniteNumberError(UserError, ValueError):
     """A NaN, an infinity or an absurd magnitude where a number is needed."""
 
 

@@ -300,3 +300,190 @@ def test_worker_death_message_names_the_signal_not_the_terminated_rest():
         "a worker process (PID 12) died (signal 9: killed, perhaps out of memory)"
     assert worker_death_message({11: 3, 12: None}) == "a worker process (PID 11) died (exit status 3)"
     assert worker_death_message({11: None}) == "a worker process died (cause unknown)"
+
+
+# ----------------------------------------------------------------------------- item 12: not a fairseq checkpoint
+
+
+def _hostile_torch_files(directory, base_state):
+    """name -> (path, text the one line must hold): the torch files of issue 25 item 12."""
+    import torch
+
+    files = {}
+
+    def save(name, obj, expected):
+        path = os.path.join(directory, name + ".pt")
+        torch.save(obj, path)
+        files[name] = (path, expected)
+
+    save("empty_dict", {}, "no model weights (no 'model' key")
+    save("no_model_key", {k: v for k, v in base_state.items() if k != "model"}, "no model weights (no 'model' key")
+    save("bare_tensor", torch.zeros(3, 4), "not a fairseq checkpoint (it holds a bare tensor of shape [3, 4]")
+    save("bare_state_dict", dict(base_state["model"]), "a bare state dict")
+    save("model_not_a_dict", dict(base_state, model=[1, 2]), "no model weights ('model' is a list")
+    nan_model = {k: v.clone() for k, v in base_state["model"].items()}
+    name = "encoder.layers.0.fc1.weight"
+    nan_model[name][0, 0] = float("nan")
+    save("nan_weights", dict(base_state, model=nan_model), f"non-finite weights (NaN or infinity) in {name}")
+    inf_model = {k: v.clone() for k, v in base_state["model"].items()}
+    inf_model["decoder.layers.0.fc2.bias"][0] = float("inf")
+    save("inf_weights", dict(base_state, model=inf_model), "non-finite weights (NaN or infinity) in decoder.layers.0.fc2.bias")
+    save("no_config", dict(base_state, args=None, cfg=None), "holds no configuration")
+    return files
+
+
+@pytest.fixture(scope="module")
+def bart_like_state(tmp_path_factory):
+    from tests._checkpoint_fixtures import GPT2_LIKE_SYMBOLS, make_bart_checkpoint
+
+    path = str(tmp_path_factory.mktemp("bart") / "model.pt")
+    return make_bart_checkpoint(path, GPT2_LIKE_SYMBOLS)
+
+
+def test_check_checkpoint_contents_accepts_a_real_layout_and_names_what_others_are_not(bart_like_state, tmp_path):
+    from summ_plugin.checkpoint_contents import CheckpointContentsError, check_checkpoint_contents
+    from summ_plugin.checkpoints import load_checkpoint_safely, load_fairseq_checkpoint
+
+    import torch
+
+    good = str(tmp_path / "good.pt")
+    torch.save(bart_like_state, good)
+    assert set(load_fairseq_checkpoint(good)["model"]) == set(bart_like_state["model"])
+    for name, (path, expected) in _hostile_torch_files(str(tmp_path), bart_like_state).items():
+        with pytest.raises(CheckpointContentsError) as info:
+            check_checkpoint_contents(load_checkpoint_safely(path), path)
+        message = str(info.value)
+        assert message.startswith(path + ": ") and expected in message and "\n" not in message, (name, message)
+
+
+@pytest.mark.parametrize("tool", ["summ-fix-vocab", "summ-export-hf", "summ-summarize"])
+def test_torch_files_that_are_not_checkpoints_get_one_line_from_every_tool(tool, bart_like_state, tiny_vocab,
+                                                                          tiny_raw_dir, tmp_path, capsys):
+    if tool == "summ-export-hf":
+        pytest.importorskip("transformers")
+        from summ_plugin.cli.export_hf import main
+
+        def argv(path):
+            return ["--checkpoint", path, "--out", str(tmp_path / "export")]
+    elif tool == "summ-fix-vocab":
+        from summ_plugin.cli.fix_vocab import main
+
+        def argv(path):
+            return ["--checkpoint", path, "--out", str(tmp_path / "fixed.pt"), "--max-source-positions", "2048"]
+    else:
+        from summ_plugin.cli.summarize import main
+
+        def argv(path):
+            return ["--path", path, "--input", os.path.join(tiny_raw_dir, "test.jsonl"),
+                    "--output", str(tmp_path / "out.jsonl"), "--encoder-json", tiny_vocab["encoder_json"],
+                    "--vocab-bpe", tiny_vocab["vocab_bpe"], "--cpu"]
+
+    for name, (path, expected) in _hostile_torch_files(str(tmp_path), bart_like_state).items():
+        code, _, err = run_cli(main, argv(path), capsys)
+        assert code == 2, (name, err)
+        line = assert_one_line_error(err, f"{tool}: error: ", expected)
+        assert path in line, (name, line)
+        assert not [n for n in os.listdir(tmp_path) if n.startswith(("export", "fixed", "out", "."))], name
+
+
+def test_summarize_exits_2_on_an_unsafe_checkpoint(tiny_vocab, tiny_raw_dir, tmp_path, capsys):
+    import fractions
+
+    import torch
+
+    from summ_plugin.cli.summarize import main
+
+    path = str(tmp_path / "unsafe.pt")
+    torch.save({"model": {}, "payload": fractions.Fraction(1, 2)}, path)
+    code, _, err = run_cli(main, ["--path", path, "--input", os.path.join(tiny_raw_dir, "test.jsonl"),
+                                  "--output", str(tmp_path / "out.jsonl"), "--cpu"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "summ-summarize: error: refusing to load checkpoint", "fractions.Fraction")
+
+
+def test_state_dict_mismatch_is_one_line():
+    from summ_plugin.checkpoint_contents import state_dict_mismatch
+
+    report = ('Error(s) in loading state_dict for BARTModel:\n\tMissing key(s) in state_dict: "a.weight", '
+              '"b.bias", "c". \n\tUnexpected key(s) in state_dict: "z.extra". \n\tsize mismatch for '
+              'enc.fc1.weight: copying a param with shape torch.Size([5, 7]) from checkpoint, the shape in '
+              'current model is torch.Size([32, 16]).\n\tsize mismatch for enc.fc2.weight: copying a param '
+              'with shape torch.Size([7]) from checkpoint, the shape in current model is torch.Size([16]).')
+    assert state_dict_mismatch(report) == (
+        "3 parameters missing from the checkpoint (first a.weight); 1 parameter in the checkpoint but not in "
+        "the model (first z.extra); shapes do not fit: enc.fc1.weight is [5, 7] in the checkpoint, [32, 16] "
+        "in the model (and 1 more)")
+    assert state_dict_mismatch("CUDA out of memory") is None
+
+
+def _broken_copies(checkpoint, directory):
+    """checkpoint with one parameter missing / one of another shape / NaN weights."""
+    import torch
+
+    state = torch.load(checkpoint, weights_only=False)
+    out = {}
+    missing = dict(state, model={k: v for k, v in state["model"].items() if k != "decoder.layernorm_embedding.weight"})
+    torch.save(missing, os.path.join(directory, "missing.pt"))
+    out["missing"] = (os.path.join(directory, "missing.pt"),
+                      "1 parameter missing from the checkpoint (first decoder.layernorm_embedding.weight)")
+    shaped = dict(state, model=dict(state["model"], **{"encoder.layers.0.fc1.weight": torch.zeros(5, 7)}))
+    torch.save(shaped, os.path.join(directory, "shape.pt"))
+    out["shape"] = (os.path.join(directory, "shape.pt"),
+                    "shapes do not fit: encoder.layers.0.fc1.weight is [5, 7] in the checkpoint")
+    nan = {k: v.clone() for k, v in state["model"].items()}
+    nan["encoder.layers.0.fc1.weight"][0, 0] = float("nan")
+    torch.save(dict(state, model=nan), os.path.join(directory, "nan.pt"))
+    out["nan"] = (os.path.join(directory, "nan.pt"), "non-finite weights (NaN or infinity) in encoder.layers.0.fc1.weight")
+    return out
+
+
+def _fairseq_error_line(output):
+    lines = [line for line in output.splitlines() if line.strip() and " | " not in line]
+    assert "Traceback" not in output, output[-3000:]
+    return lines[-1] if lines else ""
+
+
+def test_summarize_and_generate_refuse_a_checkpoint_that_does_not_fit_its_model(tiny_checkpoint, tiny_data_bin,
+                                                                               tiny_vocab, tiny_raw_dir, tmp_path,
+                                                                               capsys, fairseq_processes):
+    from summ_plugin.cli.summarize import main
+    from tests._fairseq import BIN, PLUGIN_DIR, run
+
+    for name, (path, expected) in _broken_copies(tiny_checkpoint, str(tmp_path)).items():
+        code, _, err = run_cli(main, ["--path", path, "--input", os.path.join(tiny_raw_dir, "test.jsonl"),
+                                      "--output", str(tmp_path / "out.jsonl"), "--data-bin", tiny_data_bin,
+                                      "--encoder-json", tiny_vocab["encoder_json"], "--vocab-bpe",
+                                      tiny_vocab["vocab_bpe"], "--cpu"], capsys)
+        assert code == 2, (name, err)
+        assert_one_line_error(err, "summ-summarize: error: ", path, expected)
+    path, expected = _broken_copies(tiny_checkpoint, str(tmp_path))["missing"]
+    result = run([os.path.join(BIN, "fairseq-generate"), tiny_data_bin, "--user-dir", PLUGIN_DIR, "--task",
+                  "retrieve_summarize", "--path", path, "--cpu", "--gen-subset", "valid", "--max-tokens", "2000"],
+                 check=False)
+    assert result.returncode != 0
+    line = _fairseq_error_line(result.stdout)
+    assert line.startswith("fairseq-generate: error: ") and expected in line and path in line, line
+
+
+def test_fairseq_train_restore_and_resume_of_a_broken_checkpoint_is_one_line(tiny_checkpoint, tiny_data_bin, tmp_path,
+                                                                            fairseq_processes):
+    import shutil
+
+    from tests._fairseq import fairseq_train
+
+    broken = _broken_copies(tiny_checkpoint, str(tmp_path))
+    for name in ("shape", "nan"):
+        path, expected = broken[name]
+        result = fairseq_train(tiny_data_bin, str(tmp_path / f"save-{name}"), "--max-update", "1",
+                               "--restore-file", path, check=False)
+        assert result.returncode != 0
+        line = _fairseq_error_line(result.stdout)
+        assert line.startswith("fairseq-train: error: ") and expected in line and path in line, (name, line)
+    # resume: a checkpoint_last.pt whose weights went NaN
+    save = tmp_path / "resume"
+    save.mkdir()
+    shutil.copyfile(broken["nan"][0], save / "checkpoint_last.pt")
+    result = fairseq_train(tiny_data_bin, str(save), "--max-update", "1", check=False)
+    assert result.returncode != 0
+    line = _fairseq_error_line(result.stdout)
+    assert broken["nan"][1] in line and str(save / "checkpoint_last.pt") in line, line

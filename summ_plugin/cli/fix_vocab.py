@@ -108,7 +108,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--add-mask and --checkpoint-dict need --dict")
     import torch
 
-    from ..checkpoints import CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint_safely
+    from ..checkpoints import (CheckpointContentsError, CorruptCheckpointError, UnsafeCheckpointError,
+                               load_fairseq_checkpoint)
     from ..positions import PositionFixError, fix_checkpoint_positions
     from ..safe_io import same_file
     from ..vocab_fix import FixReport, VocabFixError, embedding_rows, fix_checkpoint
@@ -124,7 +125,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.checkpoint_dict:
         checkpoint_symbols = _load_dictionary(args.checkpoint_dict, False).symbols
     try:
-        checkpoint = load_checkpoint_safely(args.checkpoint)
+        checkpoint = load_fairseq_checkpoint(args.checkpoint)
         fixed, report = checkpoint, FixReport(False, "")
         if target is not None:
             if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
@@ -136,6 +137,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.max_source_positions is not None or args.max_target_positions is not None:
             fixed, position_report = fix_checkpoint_positions(
                 fixed, args.max_source_positions, args.max_target_positions, args.allow_shrink)
+    except CheckpointContentsError:
+        raise  # names the file already
     except (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError, PositionFixError) as err:
         raise UserError(f"{args.checkpoint}: {err}")
     messages = [r.message for r in (report, position_report) if r is not None and r.message]
