@@ -24,9 +24,16 @@ class DestinationChangedError(UserError):
     """Something else created, replaced or modified the destination during the run."""
 
 
+class OutputIsADirectoryError(UserError):
+    """A file output's path names a directory."""
+
+
 @contextmanager
 def atomic_output(path: str, mode: str = "w", encoding: str = "utf-8"):
     """``with atomic_output(path) as handle:`` write; published only if the block succeeds."""
+    if os.path.isdir(path):
+        # refused before the work: the rename at the end would fail, naming the temp file
+        raise OutputIsADirectoryError(f"{path}: is a directory; give the path of a file to write")
     directory, name = os.path.split(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     remove_stale_temps(directory, name)

@@ -55,6 +55,20 @@ def finite_float(text: str) -> float:
     return value
 
 
+MAX_SEED = 2**32 - 1  # numpy's RandomState takes 0 .. 2**32 - 1
+
+
+def seed_int(text: str) -> int:
+    """argparse type of a ``--seed`` option: an integer 0 .. 2**32 - 1 (what numpy accepts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; a seed is 0 .. {MAX_SEED}")
+    return value
+
+
 def _refuse_constant(name: str) -> Any:
     raise NonFiniteNumberError(f"{name} is not valid JSON (JSON has no NaN or infinity)")
 

@@ -487,3 +487,239 @@ def test_fairseq_train_restore_and_resume_of_a_broken_checkpoint_is_one_line(tin
     assert result.returncode != 0
     line = _fairseq_error_line(result.stdout)
     assert broken["nan"][1] in line and str(save / "checkpoint_last.pt") in line, line
+
+
+# ----------------------------------------------------------------------------- item 13: paths, sizes, full disk
+
+
+def test_prepare_lock_path_that_is_a_directory_is_one_line(tiny_vocab, small_inputs, tmp_path, capsys):
+    train, valid = small_inputs
+    lock = tmp_path / "bin.summ-prepare.lock"
+    lock.mkdir()
+    (lock / "mine.txt").write_text("keep")
+    code, _, err = run_prepare(prepare_argv(tiny_vocab, tmp_path / "bin", train, valid), capsys)
+    assert code == 2
+    assert_one_line_error(err, "summ-prepare: error: ", str(lock), "is a directory")
+    assert (lock / "mine.txt").read_text() == "keep" and not (tmp_path / "bin").exists()
+
+
+def test_fix_vocab_out_that_is_a_directory_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    from summ_plugin import checkpoints
+    from summ_plugin.cli.fix_vocab import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "model.pt").write_bytes(b"PK\x03\x04")
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the checkpoint was loaded")
+
+    monkeypatch.setattr(checkpoints, "load_fairseq_checkpoint", no_load)
+    code, _, err = run_cli(main, ["--checkpoint", str(tmp_path / "model.pt"), "--out", str(out),
+                                  "--max-source-positions", "2048"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "summ-fix-vocab: error: --out ", str(out), "is a directory")
+    assert os.listdir(out) == []
+
+
+def test_every_file_output_that_is_a_directory_is_one_line(tmp_path, capsys):
+    """The one atomic writer refuses a directory (summ-score --json DIR, ...) naming it, rather
+    than failing at the rename with the temp file's name."""
+    from summ_plugin.atomic import atomic_write_text
+    from summ_plugin.cli.score import main as score_main
+    from summ_plugin.errors import UserError
+
+    target = tmp_path / "dir"
+    target.mkdir()
+    with pytest.raises(UserError, match=r"dir: is a directory"):
+        atomic_write_text(str(target), "x")
+    refs = write_jsonl(str(tmp_path / "refs.jsonl"), [{"id": "a", "summary": "the cat sat"}])
+    hyps = write_jsonl(str(tmp_path / "hyps.jsonl"), [{"id": "a", "summary": "the cat sat"}])
+    code, _, err = run_cli(score_main, ["--hyps", hyps, "--refs", refs, "--json", str(target), "--bootstrap", "0",
+                                        "--quiet"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "summ-score: error: ", str(target), "is a directory")
+    assert os.listdir(target) == [] and not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+def test_report_out_dir_that_is_a_file_is_one_line(tmp_path, capsys):
+    from summ_plugin.cli.report import main
+
+    log = tmp_path / "train.log"
+    log.write_text(
+        '2026-12-05 07:57:19 | INFO | valid | {"epoch": 1, "valid_loss": "8.675", "valid_nll_loss": "8.675", '
+        '"valid_ppl": "408.6", "valid_wps": "0", "valid_wpb": "224", "valid_bsz": "6", "valid_num_updates": "2"}\n'
+        '2026-12-05 07:57:19 | INFO | train | {"epoch": 1, "train_loss": "8.677", "train_nll_loss": "8.676", '
+        '"train_ppl": "409.14", "train_wps": "160", "train_ups": "0.7", "train_wpb": "238.5", "train_bsz": "12", '
+        '"train_num_updates": "2", "train_lr": "0.001", "train_gnorm": "2.1", "train_train_wall": "1", '
+        '"train_wall": "3"}\n')
+    target = tmp_path / "afile"
+    target.write_text("mine")
+    code, _, err = run_cli(main, ["--log", str(log), "--out-dir", str(target)], capsys)
+    assert code == 2
+    assert_one_line_error(err, "summ-report: error: ", str(target))
+    assert target.read_text() == "mine"
+
+
+@pytest.mark.parametrize("tool,value", [("summ-score", "-1"), ("summ-score", "4294967296"),
+                                        ("summ-fix-vocab", "-1"), ("summ-fix-vocab", "99999999999")])
+def test_seed_out_of_range_is_refused(tool, value, tmp_path, capsys):
+    if tool == "summ-score":
+        from summ_plugin.cli.score import main
+
+        refs = write_jsonl(str(tmp_path / "refs.jsonl"), [{"id": "a", "summary": "the cat sat"}])
+        argv = ["--hyps", refs, "--refs", refs]
+    else:
+        from summ_plugin.cli.fix_vocab import main
+
+        argv = ["--checkpoint", str(tmp_path / "m.pt"), "--out", str(tmp_path / "o.pt"), "--max-source-positions", "9"]
+    code, _, err = run_cli(main, argv + [f"--seed={value}"], capsys)
+    assert code == 2
+    assert_option_error(err, tool, "--seed", value, "0 .. 4294967295")
+
+
+def test_positions_beyond_memory_are_refused_naming_the_memory(bart_like_state, tmp_path, capsys):
+    import torch
+
+    from summ_plugin.cli.fix_vocab import main
+
+    path = str(tmp_path / "model.pt")
+    torch.save(bart_like_state, path)
+    code, _, err = run_cli(main, ["--checkpoint", path, "--out", str(tmp_path / "o.pt"),
+                                  "--max-source-positions", str(10 ** 12)], capsys)
+    assert code == 2
+    line = assert_one_line_error(err, "summ-fix-vocab: error: ", "--max-source-positions 1000000000000",
+                                 "TiB of memory", "more than this machine's")
+    assert not (tmp_path / "o.pt").exists(), line
+
+
+def test_position_tables_of_the_model_are_checked_before_they_are_allocated():
+    from types import SimpleNamespace
+
+    from summ_plugin.positions import PositionFixError
+    from summ_plugin.tasks.positions_check import check_position_tables_fit_memory
+
+    check_position_tables_fit_memory(SimpleNamespace(max_source_positions=1024, max_target_positions=1024,
+                                                     encoder_embed_dim=768, decoder_embed_dim=768))
+    with pytest.raises(PositionFixError, match=r"--max-target-positions 1000000000000: .* needs 2\.7 PiB"):
+        check_position_tables_fit_memory(SimpleNamespace(max_source_positions=1024, max_target_positions=10 ** 12,
+                                                         encoder_embed_dim=768, decoder_embed_dim=768))
+
+
+def _full_disk_save(obj, f, *args, **kwargs):
+    """torch.save on a full disk: some bytes reach the file, then the write fails."""
+    import errno
+
+    if hasattr(f, "write"):
+        f.write(b"PK\x03\x04 partial")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_fix_vocab_on_a_full_disk_is_one_line_and_leaves_nothing(bart_like_state, tmp_path, capsys, monkeypatch):
+    import torch
+
+    from summ_plugin.cli.fix_vocab import main
+
+    path = str(tmp_path / "model.pt")
+    torch.save(bart_like_state, path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fixed.pt").write_bytes(b"the previous output")
+    monkeypatch.setattr(torch, "save", _full_disk_save)
+    code, _, err = run_cli(main, ["--checkpoint", path, "--out", str(out / "fixed.pt"),
+                                  "--max-source-positions", "2048"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "summ-fix-vocab: error: ", str(out / "fixed.pt"), "no space left on device")
+    assert os.listdir(out) == ["fixed.pt"] and (out / "fixed.pt").read_bytes() == b"the previous output"
+
+
+def test_fairseq_checkpoint_save_on_a_full_disk_leaves_no_partial_file(tmp_path, monkeypatch):
+    import torch
+    from fairseq import checkpoint_utils
+
+    import summ_plugin  # noqa: F401  (installs the atomic save)
+    from summ_plugin.checkpoints import CheckpointWriteError
+
+    target = tmp_path / "checkpoint_last.pt"
+    target.write_bytes(b"previous")
+    monkeypatch.setattr(torch, "save", _full_disk_save)
+    with pytest.raises(CheckpointWriteError, match=r"checkpoint_last.pt: cannot write the checkpoint \(no space"):
+        checkpoint_utils.torch_persistent_save({"model": {}}, str(target))
+    assert os.listdir(tmp_path) == ["checkpoint_last.pt"] and target.read_bytes() == b"previous"
+    monkeypatch.undo()
+    checkpoint_utils.torch_persistent_save({"model": {"w": torch.ones(2)}}, str(target))
+    assert torch.load(str(target))["model"]["w"].tolist() == [1.0, 1.0]
+    assert os.listdir(tmp_path) == ["checkpoint_last.pt"]
+
+
+def test_raw_directory_errors_are_plugin_errors(tiny_raw_dir, tmp_path):
+    """Under fairseq-train a UserError is one line (errors.find_user_error); an OSError of the
+    raw-directory path (a cache directory that is a file, a lock that is a directory) is one."""
+    from types import SimpleNamespace
+
+    from summ_plugin.tasks.raw_data import resolve_data_path
+
+    cache = tmp_path / "cache-file"
+    cache.write_text("")
+    cfg = SimpleNamespace(data=tiny_raw_dir, retriever_options="{}", retriever="lead", train_retriever="lead",
+                          split_mode="sentence", max_source_positions=96, max_target_positions=64,
+                          encoder_json=None, vocab_bpe=None, dict_path=None, prepare_workers=1,
+                          raw_cache_dir=str(cache))
+    with pytest.raises(PrepareError, match=f"{cache}: cannot prepare the raw directory"):
+        resolve_data_path(cfg)
+
+
+@pytest.mark.parametrize("lines,power,floor,expected", [
+    (None, 1.0, 0.1, "needs"),
+    (['{"rouge1_recall": NaN}'], 1.0, 0.1, "not a coverage"),
+    (['{"rouge1_recall": 7}'], 1.0, 0.1, "not a coverage"),
+    (['[1, 2]'], 1.0, 0.1, "expected a JSON object"),
+    (['{"rouge1_recall": 0.5'], 1.0, 0.1, "malformed JSON"),
+    (['{"rouge1_recall": 0.5}'], float("nan"), 0.1, "--support-weighting-power"),
+    (['{"rouge1_recall": 0.5}'], 1.0, 0.0, "--support-weighting-floor"),
+])
+def test_support_weighting_meta_errors_are_user_errors(lines, power, floor, expected, tmp_path):
+    from summ_plugin.errors import UserError
+    from summ_plugin.tasks.support_weights import load_support_weights
+
+    if lines is not None:
+        (tmp_path / "train.meta.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserError, match=expected):
+        load_support_weights(str(tmp_path), "train", len(lines or []), power=power, floor=floor)
+
+
+def test_fairseq_train_impossible_positions_full_disk_and_raw_directory_are_one_line(tiny_data_bin, tiny_raw_dir,
+                                                                                    tmp_path, fairseq_processes):
+    import sys
+
+    from tests._fairseq import run, train_command
+
+    # --max-source-positions far beyond memory: refused before the model is built
+    result = run(train_command(tiny_data_bin, str(tmp_path / "save-positions"), "--max-update", "1",
+                               "--max-source-positions", str(10 ** 12)), check=False)
+    line = _fairseq_error_line(result.stdout)
+    assert result.returncode != 0 and "--max-source-positions 1000000000000" in line and "of memory" in line, line
+    # a full disk at the first save: one line, no partial checkpoint_best.pt.tmp
+    wrapper = tmp_path / "full_disk_train.py"
+    wrapper.write_text(
+        "import errno, sys\nimport torch\n"
+        "def save(obj, f, *a, **k):\n"
+        "    if hasattr(f, 'write'):\n        f.write(b'PK partial')\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "torch.save = save\nsys.argv[0] = 'fairseq-train'\n"
+        "from fairseq_cli.train import cli_main\ncli_main()\n")
+    save = tmp_path / "save-full"
+    command = train_command(tiny_data_bin, str(save), "--max-update", "1")
+    result = run([sys.executable, str(wrapper), *command[1:]], check=False)
+    line = _fairseq_error_line(result.stdout)
+    assert result.returncode != 0 and line.startswith("fairseq-train: error: CheckpointWriteError: "), line
+    assert "no space left on device" in line
+    assert os.listdir(save) == [], os.listdir(save)
+    # a raw directory whose cache directory is a file
+    cache = tmp_path / "cache-file"
+    cache.write_text("")
+    result = run(train_command(tiny_raw_dir, str(tmp_path / "save-raw"), "--max-update", "1",
+                               "--max-source-positions", "96", "--max-target-positions", "64",
+                               "--raw-cache-dir", str(cache)), check=False)
+    line = _fairseq_error_line(result.stdout)
+    assert result.returncode != 0 and line.startswith("fairseq-train: error: PrepareError: ") and str(cache) in line, line

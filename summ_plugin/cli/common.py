@@ -108,7 +108,7 @@ def add_dataclass_arguments(parser, cls: Type, *, include: Optional[Iterable[str
 
     The option is ``--field-name`` (or ``names[field]``), its dest the field's name, so that
     ``cls(**{name: getattr(args, name)})`` rebuilds the config. Type, default and help come from
-    the field (``metadata``: ``help``, ``choices``, ``metavar``, ``aliases``); a bool field is a flag. A field
+    the field (``metadata``: ``help``, ``choices``, ``metavar``, ``aliases``, ``type``); a bool field is a flag. A field
     without a default is a required option, or (``required=False``) defaults to None and the
     caller checks it. ``include``: only these fields, in this order; ``exclude``: not these.
     """
@@ -135,6 +135,8 @@ def add_dataclass_arguments(parser, cls: Type, *, include: Optional[Iterable[str
         value_type = _value_type(hints[name])
         if value_type is bool:
             kwargs["action"] = "store_true"
+        elif "type" in f.metadata:  # a narrower argparse type (numbers.seed_int)
+            kwargs["type"] = f.metadata["type"]
         elif value_type in _TYPES:
             kwargs["type"] = _TYPES[value_type]
         else:

@@ -21,6 +21,7 @@ from typing import List, Optional
 from summ_plugin.atomic import atomic_output
 from summ_plugin.cli.common import add_log_level_option, run_main
 from summ_plugin.errors import UserError
+from summ_plugin.numbers import seed_int
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the task adds <mask> to the dictionary (denoising-style tasks)")
     parser.add_argument("--checkpoint-dict",
                         help="the checkpoint's own dict.txt: map rows by symbol instead of index")
-    parser.add_argument("--seed", type=int, default=0, help="seed for new rows (default 0)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed for new rows (default 0)")
     parser.add_argument("--max-dropped-rows", type=int, default=DEFAULT_MAX_DROPPED_ROWS,
                         help="refuse dictionaries that drop more checkpoint rows than this "
                         f"(default {DEFAULT_MAX_DROPPED_ROWS}; bart.base to the GPT-2 dict.txt drops 937)")
@@ -109,13 +110,15 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import torch
 
     from ..checkpoints import (CheckpointContentsError, CorruptCheckpointError, UnsafeCheckpointError,
-                               load_fairseq_checkpoint)
+                               load_fairseq_checkpoint, save_checkpoint_atomically)
     from ..positions import PositionFixError, fix_checkpoint_positions
     from ..safe_io import same_file
     from ..vocab_fix import FixReport, VocabFixError, embedding_rows, fix_checkpoint
 
     if not os.path.isfile(args.checkpoint):
         raise UserError(f"checkpoint not found: {args.checkpoint}")
+    if os.path.isdir(args.out):
+        raise UserError(f"--out {args.out}: is a directory; give the path of the checkpoint file to write")
     if same_file(args.checkpoint, args.out):
         raise UserError(
             f"--out {args.out} is the input checkpoint; "
@@ -158,8 +161,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"{key}: {old} -> {new}")
     for key, old, new, _ in (position_report.changes if position_report else []):
         print(f"{key}: {old} -> {new}")
-    with atomic_output(args.out, "wb") as handle:
-        torch.save(fixed, handle)
+    save_checkpoint_atomically(fixed, args.out)  # a full disk: one line, no partial file
     changed = [r.message for r in (report, position_report) if r is not None and r.changed]
     print(f"{'; '.join(changed)}; wrote {args.out}")
     return 0

@@ -168,6 +168,7 @@ class RetrieveSummarizeTask(TranslationTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         positions_check.check_positions_fit_data(self.cfg.data, getattr(cfg, "max_source_positions", None), "model")
+        positions_check.check_position_tables_fit_memory(cfg)
         model = super().build_model(cfg, from_checkpoint)
         install_vocab_fix_hook(model, self.source_dictionary, strict=self.cfg.vocab_fix == "error")
         # --max-source-positions above a restored checkpoint's: extend its position table
