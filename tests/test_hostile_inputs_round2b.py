@@ -251,8 +251,9 @@ def test_raw_directory_retriever_options_are_checked_like_summ_prepares(options,
 def _children(pid):
     import subprocess
 
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    ps = subprocess.Popen(["ps", "-o", "pid=", "--ppid", str(pid)], stdout=subprocess.PIPE, text=True)
+    out, _ = ps.communicate()
+    return [int(p) for p in out.split() if int(p) != ps.pid]  # not ps itself
 
 
 def test_sigkill_of_one_prepare_worker_ends_the_run_with_one_line_and_no_temp_dir(tiny_vocab, tmp_path):
@@ -723,3 +724,43 @@ def test_fairseq_train_impossible_positions_full_disk_and_raw_directory_are_one_
                                "--raw-cache-dir", str(cache)), check=False)
     line = _fairseq_error_line(result.stdout)
     assert result.returncode != 0 and line.startswith("fairseq-train: error: PrepareError: ") and str(cache) in line, line
+
+
+def test_absurd_worker_counts_start_a_bounded_number_of_processes():
+    """--workers 100000 forked 100000 processes (the executor starts them all) and stalled the
+    machine: the pool uses at most max_useful_workers(), and says so."""
+    from summ_plugin.data.pool import OrderedPool, max_useful_workers, usable_workers
+
+    assert usable_workers(100000) == max_useful_workers() >= 4
+    assert usable_workers(2) == 2
+    before = set(_children(os.getpid()))
+    with OrderedPool(100000, int, ()) as pool:
+        assert list(pool.imap(abs, range(-50, 0))) == list(range(50, 0, -1))
+        assert pool.workers == max_useful_workers()
+        assert 1 <= len(set(_children(os.getpid())) - before) <= max_useful_workers()
+
+
+@pytest.mark.parametrize("extra,expected", [(["--vocab-size", str(10 ** 12)], "beyond any trained vocabulary"),
+                                            (["--vocab-size", "300", "--min-frequency", "-1"], "min_frequency")])
+def test_make_vocab_impossible_sizes_are_one_line(extra, expected, tmp_path, capsys):
+    """--vocab-size 10**12 aborted the process inside tokenizers (Rust panic, exit 134);
+    --min-frequency -1 was an OverflowError traceback."""
+    from summ_plugin.cli.make_vocab import main
+
+    corpus = write_jsonl(str(tmp_path / "corpus.jsonl"), make_records(4, seed=5))
+    code, _, err = run_cli(main, ["--input", corpus, "--out", str(tmp_path / "vocab"), *extra], capsys)
+    assert code == 2
+    assert_one_line_error(err, "summ-make-vocab: error: ", expected)
+    assert not (tmp_path / "vocab" / "encoder.json").exists()
+
+
+def test_train_selector_budget_too_small_is_refused(tmp_path, capsys):
+    """--max-positions -1 trained and wrote a selector, rc 0."""
+    from summ_plugin.cli.train_selector import main
+
+    train = write_jsonl(str(tmp_path / "train.jsonl"), make_records(6, seed=1))
+    code, _, err = run_cli(main, ["--input", train, "--valid", train, "--out", str(tmp_path / "s.json"),
+                                  "--max-positions", "-1"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "summ-train-selector: error: ", "--max-source-positions -1: too small")
+    assert not (tmp_path / "s.json").exists()

@@ -129,6 +129,9 @@ def load_gpt2_bpe(encoder_json: str, vocab_bpe: str) -> GPT2BPE:
     return GPT2BPE(encoder, encoder_json, vocab_bpe)
 
 
+MAX_TRAINED_VOCAB_SIZE = 1 << 20
+
+
 def train_byte_level_bpe(text_iter: Iterable[str], vocab_size: int, out_dir: str, min_frequency: int = 2) -> None:
     """Train a byte-level BPE and write it as GPT-2 ``encoder.json`` + ``vocab.bpe``.
 
@@ -140,6 +143,12 @@ def train_byte_level_bpe(text_iter: Iterable[str], vocab_size: int, out_dir: str
 
     if vocab_size < 257:
         raise ValueError(f"vocab_size must be at least 257 (256 byte symbols + merges), got {vocab_size}")
+    if vocab_size > MAX_TRAINED_VOCAB_SIZE:
+        # tokenizers (Rust) aborts the process above 2**32 and allocates per entry below it
+        raise ValueError(f"vocab_size {vocab_size} is beyond any trained vocabulary (GPT-2 has 50257); "
+                         f"give at most {MAX_TRAINED_VOCAB_SIZE}")
+    if min_frequency < 0:
+        raise ValueError(f"min_frequency must be 0 or more, got {min_frequency}")
     tokenizer = ByteLevelBPETokenizer(add_prefix_space=False)
     tokenizer.train_from_iterator(
         text_iter, vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[], show_progress=False

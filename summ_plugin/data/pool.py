@@ -1,5 +1,6 @@
 """The ordered worker pool of summ-prepare: ``map`` over processes, in input order, with a
 bounded window so that memory does not grow with the corpus. No fairseq import."""
+import logging
 import os
 import signal
 import time
@@ -11,10 +12,34 @@ from typing import Callable, Dict, Iterable, Iterator, List
 from summ_plugin.errors import UserError
 from summ_plugin.safe_io import exit_when_parent_dies
 
+logger = logging.getLogger(__name__)
+
 # Records per task sent to a worker, and how many tasks may be in flight per worker: the
 # window is what bounds memory (Pool.imap alone would read the whole input ahead).
 CHUNK_SIZE = 16
 TASKS_IN_FLIGHT_PER_WORKER = 4
+
+
+def max_useful_workers() -> int:
+    """More processes than this do not make CPU-bound work faster: twice the CPUs this process
+    may run on (at least 4, so that a small machine still runs the multi-process path)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(4, 2 * cpus)
+
+
+def usable_workers(requested: int, option: str = "--workers") -> int:
+    """``requested`` capped at :func:`max_useful_workers`, with a WARNING when capped: the
+    executor starts every worker up front, so ``--workers 100000`` forked 100000 processes and
+    stalled the machine. Outputs never depend on the number of workers."""
+    cap = max_useful_workers()
+    if requested > cap:
+        logger.warning("%s %d: using %d worker processes (%d CPUs available); more would only "
+                       "compete for them", option, requested, cap, os.cpu_count() or 1)
+        return cap
+    return requested
 
 
 def chunked(items: Iterable[object], size: int = CHUNK_SIZE) -> Iterator[List[object]]:
@@ -75,7 +100,7 @@ class OrderedPool:
     """
 
     def __init__(self, workers: int, initializer: Callable, initargs: tuple):
-        self.workers = workers
+        self.workers = usable_workers(workers)
         self.initializer = initializer
         self.initargs = initargs
         self._executor = None

@@ -31,7 +31,7 @@ from summ_plugin.safe_io import DestinationBusyError, DestinationLock
 from summ_plugin.data.bad_records import BAD_RECORD_MODES, BadRecordPolicy, with_duplicate_check
 from summ_plugin.data.encoder import ExampleEncoder
 from summ_plugin.data.formats import iter_input_records, split_input_path, write_canonical_jsonl
-from summ_plugin.data.pool import OrderedPool, chunked
+from summ_plugin.data.pool import OrderedPool, chunked, usable_workers
 from summ_plugin.data.records import BadRecordError, Record
 from summ_plugin.data.split_writer import SplitStats, SplitWriter
 from summ_plugin.data.text import clean_record
@@ -346,6 +346,7 @@ def _prepare_locked(config: PrepareConfig, dest: str) -> str:
     from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe
 
     check_destination(dest, config.overwrite)
+    config = replace(config, workers=usable_workers(config.workers))
     state_at_start = directory_state(dest, PREPARE_JSON)
     try:
         encoder = ExampleEncoder.from_config(config)  # fail before any work, naming the file

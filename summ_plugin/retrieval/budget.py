@@ -1,6 +1,7 @@
 """The source budget: how many positions a selected source may take, and how they are counted.
 
-A leaf module (no import from the rest of the package at import time), so that every layer
+A leaf module (no import from the rest of the package at import time but the import-free
+errors.py), so that every layer
 can take its numbers from here: the retrieval functions' defaults, summ-prepare's settings and
 its record in ``prepare.json``, the ExampleEncoder. No fairseq import.
 
@@ -16,9 +17,15 @@ otherwise (``SPLIT_MODES`` in passages.py lists the others).
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
+from summ_plugin.errors import UserError
+
 RESERVED_TOKENS = 2
 SEPARATOR_TOKENS = 1
 DEFAULT_SPLIT_MODE = "sentence"
+
+
+class BudgetError(UserError, ValueError):
+    """A source budget that cannot hold a passage (``--max-positions -1``)."""
 
 
 @dataclass
@@ -36,6 +43,13 @@ class Budget:
     reserved_tokens: int = RESERVED_TOKENS
     separator_tokens: int = SEPARATOR_TOKENS
     token_bounds: Optional[Callable[[str], Tuple[int, int]]] = None
+
+    def __post_init__(self) -> None:
+        smallest = self.reserved_tokens + self.separator_tokens + 2
+        if isinstance(self.max_positions, bool) or not isinstance(self.max_positions, int) \
+                or self.max_positions < smallest:
+            raise BudgetError(f"--max-source-positions {self.max_positions}: too small; a source budget needs at "
+                              f"least {smallest} positions (the reserved </s>, a query separator, a token)")
 
     def select(self, record, retriever, reference: Optional[str] = None):
         """``select_source`` for ``record`` under this budget. ``reference``: the summary, for

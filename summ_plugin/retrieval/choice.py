@@ -60,7 +60,9 @@ def train_selector_on(records: Sequence, split_mode: str, training_info: Optiona
     if workers > 1 and len(tasks) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers) as pool:
+        from ..data.pool import usable_workers
+
+        with ProcessPoolExecutor(usable_workers(workers)) as pool:
             examples = list(tqdm(pool.map(_labelled, tasks, chunksize=8), **progress))
     else:
         examples = [_labelled(task) for task in tqdm(tasks, **progress)]
