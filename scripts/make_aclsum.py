@@ -14,6 +14,12 @@ One record per paper::
     {"id": "P06-1112", "title": "...", "document": "1 Introduction\\n\\n<paragraph>\\n\\n...",
      "summary": "<challenge>\\n<approach>\\n<outcome>"}
 
+With ``--queries``, the query-focused view: one record per paper and aspect, the aspect asked as
+a question (``QUESTIONS``) and its expert summary the reference::
+
+    {"id": "P06-1112-approach", "title": "...", "document": "...",
+     "query": "What approach or method does the paper propose?", "summary": "<approach>"}
+
 The document is the parsed body text: each section heading on its own line ("3.2 Results"),
 paragraphs separated by blank lines. The abstract is left out (it would be a near copy of
 the summary) and so is the back matter (acknowledgements, bibliography). Papers whose parse
@@ -37,6 +43,12 @@ logger = logging.getLogger("make_aclsum")
 PACKAGE = "aclsum==0.1.2"
 ASPECTS = ("challenge", "approach", "outcome")
 SPLIT_FILES = {"train": "train.jsonl", "valid": "val.jsonl", "test": "test.jsonl"}
+# --queries: each aspect asked as a question (the wording of the aclsum annotation guidelines' aspects)
+QUESTIONS = {
+    "challenge": "What problem or challenge does the paper address?",
+    "approach": "What approach or method does the paper propose?",
+    "outcome": "What are the outcomes and results of the paper?",
+}
 
 
 def fetch_wheel(cache: str) -> str:
@@ -71,8 +83,8 @@ def body_text(paper: dict) -> str:
     return "\n\n".join(blocks)
 
 
-def build_split(wheel: zipfile.ZipFile, split: str):
-    """Records of one split, and how many papers had no body text."""
+def build_split(wheel: zipfile.ZipFile, split: str, queries: bool = False):
+    """Records of one split (``queries``: one per paper and aspect), and how many papers had no body text."""
     records, skipped = [], 0
     names = set(wheel.namelist())
     for line in wheel.read(f"aclsum/dataset/{SPLIT_FILES[split]}").decode("utf-8").splitlines():
@@ -85,9 +97,15 @@ def build_split(wheel: zipfile.ZipFile, split: str):
         if not document:
             skipped += 1
             continue
+        title = " ".join((paper.get("title") or "").split()) or None
+        if queries:
+            for aspect in ASPECTS:
+                record = {"id": f"{row['id']}-{aspect}", "title": title, "document": document,
+                          "query": QUESTIONS[aspect], "summary": " ".join(row["summary"][aspect].split())}
+                records.append({k: v for k, v in record.items() if v is not None})
+            continue
         summary = "\n".join(" ".join(row["summary"][aspect].split()) for aspect in ASPECTS)
-        record = {"id": row["id"], "title": " ".join((paper.get("title") or "").split()) or None,
-                  "document": document, "summary": summary}
+        record = {"id": row["id"], "title": title, "document": document, "summary": summary}
         records.append({k: v for k, v in record.items() if v is not None})
     return records, skipped
 
@@ -100,18 +118,21 @@ def main(argv=None) -> int:
     parser.add_argument("--wheel", help="use this aclsum wheel file instead of the cache")
     parser.add_argument("--with-test", action="store_true",
                         help="also write test.jsonl (for the final report only: do not tune on it)")
+    parser.add_argument("--queries", action="store_true",
+                        help="query-focused view: one record per paper and aspect, the aspect as a question")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     wheel_path = args.wheel or fetch_wheel(args.cache)
     splits = ["train", "valid"] + (["test"] if args.with_test else [])
     with zipfile.ZipFile(wheel_path) as wheel:
         for split in splits:
-            records, skipped = build_split(wheel, split)
+            records, skipped = build_split(wheel, split, args.queries)
             path = os.path.join(args.out, f"{split}.jsonl")
             with atomic_output(path) as handle:
                 for record in records:
                     handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            logger.info("%s: %d papers (%d without body text skipped) -> %s", split, len(records), skipped, path)
+            logger.info("%s: %d %s (%d papers without body text skipped) -> %s", split, len(records),
+                        "records (paper, aspect)" if args.queries else "papers", skipped, path)
     return 0
 
 

@@ -23,7 +23,7 @@ for rouge1/rouge2/rougeL.
 import logging
 import multiprocessing
 import re
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -99,6 +99,20 @@ def score_pair(hyp: str, ref: str) -> Dict[str, Tuple[float, float, float]]:
     return score_prepared(prepare_for_lsum(hyp), prepare_for_lsum(ref))
 
 
+def score_multi(hyp: str, refs: Union[str, Sequence[str]]) -> Dict[str, Tuple[float, float, float]]:
+    """Against several references: per ROUGE type, the scores of the reference with the best
+    F1 (the first of equals), as rouge-score's ``RougeScorer.score_multi`` does. A string is one
+    reference (:func:`score_pair`)."""
+    if isinstance(refs, str):
+        return score_pair(hyp, refs)
+    if not refs:
+        raise ValueError("score_multi needs at least one reference")
+    prepared = prepare_for_lsum(hyp)
+    scores = [score_prepared(prepared, prepare_for_lsum(ref)) for ref in refs]
+    return {rouge_type: max(scores, key=lambda s: s[rouge_type][2])[rouge_type]
+            for rouge_type in ROUGE_TYPES}
+
+
 def _check_pairs(hyps: Sequence[str], refs: Sequence[str]) -> None:
     if len(hyps) != len(refs):
         raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
@@ -108,7 +122,7 @@ def _score_rows(pairs: Sequence[Tuple[str, str]]) -> np.ndarray:
     """Per-sample matrix, shape (len(pairs), len(ROUGE_TYPES), 3): P, R, F per type."""
     out = np.zeros((len(pairs), len(ROUGE_TYPES), len(STATISTICS)), dtype=np.float64)
     for i, (hyp, ref) in enumerate(pairs):
-        scores = score_pair(hyp, ref)
+        scores = score_multi(hyp, ref)
         for j, rouge_type in enumerate(ROUGE_TYPES):
             out[i, j] = scores[rouge_type]
     return out

@@ -21,9 +21,10 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 from summ_plugin.atomic import atomic_write_text
+from summ_plugin.data.config import allow_bpe_mismatch_field
 from summ_plugin.data.formats import iter_jsonl_objects
 from summ_plugin.data.records import BadRecordError
 from summ_plugin.errors import UserError
@@ -54,6 +55,10 @@ class ScoreConfig:
     encoder_json: Optional[str] = field(default=None, metadata={
         "help": "GPT-2 encoder.json", "aliases": ["--gpt2-encoder-json"]})
     vocab_bpe: Optional[str] = field(default=None, metadata={"help": "GPT-2 vocab.bpe", "aliases": ["--gpt2-vocab-bpe"]})
+    data_bin: Optional[str] = field(default=None, metadata={
+        "help": "with --bpe gpt2: the data-bin the model was trained on; the BPE files must be those its "
+                "prepare.json records (default for --encoder-json/--vocab-bpe: those files)"})
+    allow_bpe_mismatch: bool = allow_bpe_mismatch_field()
     json: Optional[str] = field(default=None, metadata={"help": "also write the figures as JSON to OUT", "metavar": "OUT"})
     per_sample: Optional[str] = field(default=None, metadata={
         "help": "write per-example F1 (JSONL: id, rouge1, ...) to OUT", "metavar": "OUT"})
@@ -72,7 +77,7 @@ class Examples:
     """Texts read from one file, in file order; ``ids`` is None for files without ids."""
 
     path: str
-    texts: List[str]
+    texts: List  # str, or a list of str (several references)
     ids: Optional[List[str]]
     lines: List[int]  # 1-based line number of each example, for error messages
 
@@ -111,17 +116,19 @@ def _looks_like_jsonl(path: str, lines: List[str]) -> bool:
     return first.lstrip().startswith("{")
 
 
-def _summary_text(value, location: str, key: str) -> str:
-    # a list of strings is a summary stored sentence by sentence
-    if isinstance(value, list) and all(isinstance(s, str) for s in value):
-        return "\n".join(value)
+def _summary_text(value, location: str, key: str, several: bool) -> Union[str, List[str]]:
+    # references: a list of strings is several references (scored against the best, as
+    # rouge-score's score_multi); hypotheses: a list is one summary stored sentence by sentence
+    if isinstance(value, list) and value and all(isinstance(s, str) for s in value):
+        return list(value) if several else "\n".join(value)
     if not isinstance(value, str):
-        raise ScoreInputError(f"{location}: field '{key}' must be a string or a list of strings")
+        raise ScoreInputError(f"{location}: field '{key}' must be a string or a non-empty list of strings")
     return value
 
 
-def read_examples(path: str, text_keys: Tuple[str, ...]) -> Examples:
-    """Read plain text (one example per line) or JSONL (``id`` + first present of ``text_keys``)."""
+def read_examples(path: str, text_keys: Tuple[str, ...], several: bool = False) -> Examples:
+    """Read plain text (one example per line) or JSONL (``id`` + first present of ``text_keys``).
+    ``several``: a JSON list of strings is several references (else sentences of one text)."""
     lines = _read_lines(path)
     if not _looks_like_jsonl(path, lines):
         return Examples(path, lines, None, list(range(1, len(lines) + 1)))
@@ -149,7 +156,7 @@ def read_examples(path: str, text_keys: Tuple[str, ...]) -> Examples:
             ids.append(example_id)
         else:
             without_id.append(number)
-        texts.append(_summary_text(obj[key], location, key))
+        texts.append(_summary_text(obj[key], location, key, several))
         numbers.append(number)
     if ids and without_id:
         raise ScoreInputError(f"{path}:{without_id[0]}: missing field 'id' (other records have one)")
@@ -228,9 +235,20 @@ class Gpt2Decoder:
     """Undo fairseq's ``gpt2`` BPE in generate output (BPE ids as text) with the user's
     encoder.json/vocab.bpe, through the project's one GPT-2 BPE (summ_plugin.data.bpe)."""
 
-    def __init__(self, encoder_json: Optional[str], vocab_bpe: Optional[str]):
+    def __init__(self, encoder_json: Optional[str], vocab_bpe: Optional[str], data_bin: Optional[str] = None,
+                 allow_mismatch: bool = False):
         from summ_plugin.data.bpe import BPEFileError, load_gpt2_bpe
 
+        if data_bin:
+            # the files the data-bin was prepared with (its sha256 record), by default and as a check
+            from summ_plugin.data.bpe_record import resolve_bpe_files
+            from summ_plugin.data.data_bin import DataBin
+
+            if not os.path.isdir(data_bin.split(os.pathsep)[0]):
+                raise ScoreInputError(f"--data-bin {data_bin}: no such directory")
+            encoder_json, vocab_bpe = resolve_bpe_files(
+                DataBin.locate(data_bin), {"encoder_json": encoder_json, "vocab_bpe": vocab_bpe},
+                allow_mismatch=allow_mismatch)
         for option, path in (("--encoder-json", encoder_json), ("--vocab-bpe", vocab_bpe)):
             if not path:
                 raise ScoreInputError(f"--bpe gpt2 needs {option}")
@@ -250,7 +268,8 @@ class Gpt2Decoder:
 
 def generate_pairs(args: "ScoreConfig") -> Tuple[List[str], List[str], List[str]]:
     gen = read_fairseq_generate(args.fairseq_generate)
-    decoder = Gpt2Decoder(args.encoder_json, args.vocab_bpe) if args.bpe == "gpt2" else None
+    decoder = Gpt2Decoder(args.encoder_json, args.vocab_bpe, args.data_bin,
+                          args.allow_bpe_mismatch) if args.bpe == "gpt2" else None
     sample_ids = sorted(gen.hypotheses)
     if args.refs_from_generate:
         missing = [i for i in sample_ids if i not in gen.targets]
@@ -259,7 +278,7 @@ def generate_pairs(args: "ScoreConfig") -> Tuple[List[str], List[str], List[str]
         refs = [gen.targets[i] for i in sample_ids]
         ref_source = f"{args.fairseq_generate} (T- lines)"
     else:
-        ref_examples = read_examples(args.refs, ("summary", "reference"))
+        ref_examples = read_examples(args.refs, ("summary", "reference"), several=True)
         n = len(ref_examples.texts)
         missing = [i for i in range(n) if i not in gen.hypotheses]
         extra = [i for i in sample_ids if i >= n]
@@ -334,7 +353,9 @@ def check_targets_match_references(gen: "GenerateOutput", sample_ids: List[int],
                     "--vocab-bpe ... so that they can be checked against --refs"
                 )
             target = decoder.decode(target)
-        if not target_matches_reference(target, refs[sample_id]):
+        reference = refs[sample_id]
+        # several references: summ-prepare's target is the first
+        if not target_matches_reference(target, reference if isinstance(reference, str) else reference[0]):
             mismatched.append(sample_id)
     if mismatched:
         first = mismatched[0]
@@ -374,12 +395,12 @@ def score_files(args: "ScoreConfig") -> Dict:
         hyps, refs, ids = generate_pairs(args)
     else:
         hyps, refs, ids = pair_examples(
-            read_examples(args.hyps, ("hypothesis", "summary")), read_examples(args.refs, ("summary", "reference")),
+            read_examples(args.hyps, ("hypothesis", "summary")), read_examples(args.refs, ("summary", "reference"), several=True),
             by_position=args.match_by_position,
         )
     if not hyps:
         raise ScoreInputError("nothing to score: no examples")
-    empty_refs = [i for i, r in zip(ids, refs) if not r.strip()]
+    empty_refs = [i for i, r in zip(ids, refs) if not any(text.strip() for text in ([r] if isinstance(r, str) else r))]
     if empty_refs:
         logger.warning("%d empty reference(s) score 0: %s", len(empty_refs), _few(empty_refs))
     samples = rouge.score_samples(hyps, refs, workers=args.workers, progress=not args.quiet)

@@ -1,9 +1,13 @@
-"""Inference on raw documents: the same retrieval as training data, then BART generation.
+"""summ-summarize's engine: inference on raw documents with a fairseq checkpoint.
 
-Each record goes through ``ExampleEncoder.encode`` (summ_plugin.data.encoder, what summ-prepare
-uses), so a document is cleaned, cut, scored and budgeted exactly as the model saw it in
-training, without the reference; the selected source is batched and decoded with fairseq's
-SequenceGenerator, and the output ids are turned into text by the same encoder's BPE.
+:class:`summ_plugin.summarizer.Summarizer` is the one inference path; this module loads a
+checkpoint for it (:func:`load_for_inference`: the model, the data-bin it was trained on, the
+retrieval and generation settings recorded there) and is the file-to-file driver of
+summ-summarize (:func:`summarize_file`). Each record goes through ``ExampleEncoder.encode``
+(summ_plugin.data.encoder, what summ-prepare uses), so a document is cleaned, cut, scored and
+budgeted exactly as the model saw it in training, without the reference; the selected source
+is batched and decoded with fairseq's SequenceGenerator, and the output ids are turned into
+text by the same encoder's BPE.
 """
 import json
 import logging
@@ -17,38 +21,36 @@ from fairseq import checkpoint_utils, utils
 from tqdm import tqdm
 
 from .atomic import atomic_output
-from .data.config import input_format_field, on_bad_record_field, trained_bpe_field, trained_data_bin_field
+from .data.bpe_record import resolve_bpe_files, resolve_stored_path
+from .data.config import (allow_bpe_mismatch_field, input_format_field, on_bad_record_field, trained_bpe_field,
+                          trained_data_bin_field)
+from .generation_settings import GenerationOptions, validated_generation_settings
 from .data.bad_records import BadRecordPolicy, with_duplicate_check
 from .data.encoder import ExampleEncoder
 from .data.pool import chunked
 from .data.data_bin import DataBin, DataBinError
 from .data.records import BadRecordError, FieldNames
 from .data.formats import iter_input_records
-from .errors import UserError
 from .retrieval.passages import SPLIT_MODES
+from .summarizer import (InferenceSetup, SummarizeError, Summarizer, check_generation_options, choose_device,
+                         choose_retriever, choose_source_budget, details)
 
 logger = logging.getLogger(__name__)
 
 
-class SummarizeError(UserError):
-    """A user error: the CLI prints it as one line."""
-
-
 @dataclass
-class GenerationOptions:
-    """fairseq's generation options. Defaults: fairseq-generate's, except the beam: 4, as in
-    fairseq's BART summarization example (fairseq-generate's own default is 5)."""
+class CheckpointRequest:
+    """What :meth:`Summarizer.from_checkpoint` is given (SummarizeConfig has the same fields)."""
 
-    beam: int = field(default=4, metadata={"help": "beam size", "metavar": "N"})
-    lenpen: float = field(default=1.0, metadata={
-        "help": "length penalty: < 1.0 favours shorter, > 1.0 longer summaries"})
-    max_len_a: float = field(default=0.0, metadata={
-        "help": "generate at most max_len_a * source length + max_len_b tokens"})
-    max_len_b: int = field(default=200, metadata={
-        "help": "generate at most max_len_a * source length + max_len_b tokens", "metavar": "N"})
-    min_len: int = field(default=1, metadata={"help": "generate at least this many tokens", "metavar": "N"})
-    no_repeat_ngram_size: int = field(default=0, metadata={
-        "help": "never repeat an n-gram of this size (0: allowed)", "metavar": "N"})
+    checkpoint: str
+    data_bin: Optional[str] = None
+    encoder_json: Optional[str] = None
+    vocab_bpe: Optional[str] = None
+    allow_bpe_mismatch: bool = False
+    retriever: Optional[str] = None
+    retriever_options: Optional[Dict] = None
+    split_mode: Optional[str] = None
+    max_source_positions: Optional[int] = None
 
 
 @dataclass
@@ -59,6 +61,7 @@ class SummarizeConfig:
     data_bin: Optional[str] = trained_data_bin_field()
     encoder_json: Optional[str] = trained_bpe_field("encoder.json")
     vocab_bpe: Optional[str] = trained_bpe_field("vocab.bpe")
+    allow_bpe_mismatch: bool = allow_bpe_mismatch_field()
     retriever: Optional[str] = field(default=None, metadata={
         "help": "retriever (default: the valid/test retriever of the training data)"})
     retriever_options: Optional[Dict] = field(default=None, metadata={
@@ -78,21 +81,9 @@ class SummarizeConfig:
 
 
 def validate_generation_options(options: GenerationOptions, batch_size: int) -> None:
-    """Refuse settings fairseq would accept and then fail on mid-run or turn into empty output."""
-    if options.beam < 1:
-        raise SummarizeError(f"--beam must be at least 1, got {options.beam}")
-    if batch_size < 1:
-        raise SummarizeError(f"--batch-size must be at least 1, got {batch_size}")
-    if options.max_len_a < 0 or options.max_len_b < 0:
-        raise SummarizeError(f"--max-len-a/--max-len-b must not be negative, got {options.max_len_a}/{options.max_len_b}")
-    if options.max_len_a == 0 and options.max_len_b < 1:
-        raise SummarizeError(f"--max-len-b {options.max_len_b} leaves no room for a summary (with --max-len-a 0)")
-    if options.min_len < 0:
-        raise SummarizeError(f"--min-len must not be negative, got {options.min_len}")
-    if options.max_len_a == 0 and options.min_len > options.max_len_b:
-        raise SummarizeError(f"--min-len {options.min_len} is more than --max-len-b {options.max_len_b}")
-    if options.no_repeat_ngram_size < 0:
-        raise SummarizeError(f"--no-repeat-ngram-size must not be negative, got {options.no_repeat_ngram_size}")
+    """The options given on the command line, checked before any work (the model's own
+    settings fill the rest and are checked with them once the checkpoint is read)."""
+    check_generation_options(options, batch_size)
 
 
 def check_output_is_not_input(input_path: str, output_path: str) -> None:
@@ -134,26 +125,12 @@ def check_dictionary_is_the_models(models, trained_data: Optional[str], settings
                 )
 
 
-def source_budget(config: SummarizeConfig, data_bin: DataBin, model_positions: int) -> int:
+def source_budget(config, data_bin: DataBin, model_positions: int) -> int:
     """The retrieval budget: --max-source-positions, else the data-bin's; never more than
     the model's learned positions (a longer source would not fit the model)."""
-    if config.max_source_positions is not None:
-        if config.max_source_positions > model_positions:
-            raise SummarizeError(
-                f"--max-source-positions {config.max_source_positions} is more than the model's "
-                f"{model_positions} source positions ({config.checkpoint}); extend the model first "
-                "(summ-fix-vocab --max-source-positions, or fine-tune with --max-source-positions)")
-        return config.max_source_positions
-    if data_bin.budget is None:
-        return model_positions
-    prepared = data_bin.budget.max_source_positions
-    if prepared > model_positions:
-        raise SummarizeError(
-            f"{data_bin.root} was prepared for {prepared} source positions but the model has "
-            f"{model_positions} ({config.checkpoint}): retrieval would pick sources the model "
-            f"cannot read; give --max-source-positions {model_positions} (or less), or a model "
-            f"with {prepared} positions")
-    return prepared
+    prepared = data_bin.budget.max_source_positions if data_bin.budget is not None else None
+    return choose_source_budget(config.max_source_positions, prepared, model_positions, config.checkpoint,
+                                data_bin.root)
 
 
 def resolve_inference_settings(config: SummarizeConfig, task_cfg, model_positions: Optional[int] = None) -> Dict:
@@ -172,31 +149,24 @@ def resolve_inference_settings(config: SummarizeConfig, task_cfg, model_position
         )
     recorded = data_bin.retriever("valid", getattr(task_cfg, "retriever", None))
     record = data_bin.manifest_path if data_bin.manifest else f"{data_bin.root} has no prepare.json"
-    if config.retriever and (config.retriever, config.retriever_options or {}) != (recorded.name, recorded.options):
-        logger.warning("--retriever %s %s overrides the retriever the model's training data was prepared with "
-                       "(%s %s, %s): the model was trained and validated on other inputs",
-                       config.retriever, json.dumps(config.retriever_options or {}), recorded.name,
-                       json.dumps(recorded.options), record)
-    elif not config.retriever:
-        logger.info("retriever %s %s: the one the model's valid data was prepared with (%s)",
-                    recorded.name, json.dumps(recorded.options), record)
-    manifest = data_bin.manifest
+    retriever, retriever_options = choose_retriever(config.retriever, config.retriever_options, recorded.name,
+                                                    recorded.options, record)
+    # the files the data-bin was prepared with (its sha256 record), never others
+    bpe_files = resolve_bpe_files(
+        data_bin, {"encoder_json": config.encoder_json, "vocab_bpe": config.vocab_bpe},
+        {"encoder_json": getattr(task_cfg, "encoder_json", None), "vocab_bpe": getattr(task_cfg, "vocab_bpe", None)},
+        stored_in=config.checkpoint, allow_mismatch=config.allow_bpe_mismatch)
     settings = {
         "data_bin": data_bin.root,
         "dict_path": dict_path,
-        "encoder_json": config.encoder_json or getattr(task_cfg, "encoder_json", None)
-        or (manifest and manifest.encoder_json.path) or os.path.join(data_bin.root, "encoder.json"),
-        "vocab_bpe": config.vocab_bpe or getattr(task_cfg, "vocab_bpe", None)
-        or (manifest and manifest.vocab_bpe.path) or os.path.join(data_bin.root, "vocab.bpe"),
-        "retriever": config.retriever or recorded.name,
-        "retriever_options": (config.retriever_options or {}) if config.retriever else dict(recorded.options),
+        "encoder_json": bpe_files[0],
+        "vocab_bpe": bpe_files[1],
+        "retriever": retriever,
+        "retriever_options": retriever_options,
         "split_mode": config.split_mode or data_bin.split_mode,
         "max_source_positions": source_budget(
             config, data_bin, int(model_positions or task_cfg.max_source_positions)),
     }
-    for key in ("encoder_json", "vocab_bpe"):
-        if not os.path.isfile(settings[key]):
-            raise SummarizeError(f"{settings[key]} not found: give --{key.replace('_', '-')}")
     return settings
 
 
@@ -231,7 +201,9 @@ INFERENCE_TASK_OVERRIDES = {
 }
 
 
-def load_model(config: SummarizeConfig):
+def load_model(config, device: str = "cpu", fp16: bool = False):
+    """The checkpoint's models (eval mode, on ``device``), cfg and task, and the data path it
+    was trained on. ``config``: a CheckpointRequest or SummarizeConfig."""
     if not os.path.isfile(config.checkpoint):
         raise SummarizeError(f"{config.checkpoint}: checkpoint not found")
     overrides = {"data": config.data_bin} if config.data_bin else {}
@@ -240,6 +212,8 @@ def load_model(config: SummarizeConfig):
 
     state = checkpoint_utils.load_checkpoint_to_cpu(config.checkpoint)
     trained_data = _apply_overrides(state, overrides)
+    if trained_data and not config.data_bin:
+        resolve_stored_path(str(trained_data), f"{config.checkpoint}'s task.data")  # warns if relative
     try:
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([config.checkpoint], state=state)
     except VocabFixError as err:
@@ -248,38 +222,62 @@ def load_model(config: SummarizeConfig):
             f"{config.checkpoint}: the dictionary of {where} is not the one the model was trained with "
             f"({err.args[0].split(' (--vocab-fix')[0]}); give the training data-bin with --data-bin"
         ) from None
-    use_cuda = torch.cuda.is_available() and not config.cpu
     for model in models:
         model.eval()
-        if config.fp16 and use_cuda:
+        if fp16:
             model.half()
-        if use_cuda:
-            model.cuda()
-    return models, cfg, task, use_cuda, trained_data
+        model.to(device)
+    return models, cfg, task, trained_data
+
+
+def load_for_inference(summarizer_class, request, device: str, fp16: bool) -> Summarizer:
+    """A Summarizer over the checkpoint of ``request`` (a CheckpointRequest or SummarizeConfig)."""
+    models, cfg, task, trained_data = load_model(request, device, fp16)
+    # what the model can read: its learned positions (extended ones included), capped by the task's
+    model_positions = min([int(cfg.task.max_source_positions)] + [int(m.max_positions()[0]) for m in models])
+    # task.cfg, not cfg.task: for a model trained on a raw directory, setup_task has replaced
+    # its data path with the prepared data-bin (dictionary, prepare.json)
+    task_cfg = getattr(task, "cfg", cfg.task)
+    settings = resolve_inference_settings(request, task_cfg, model_positions)
+    check_dictionary_is_the_models(models, trained_data, settings)
+    validated, source = validated_generation_settings(getattr(task_cfg, "eval_rouge_args", None))
+    encoder = ExampleEncoder(settings["encoder_json"], settings["vocab_bpe"], settings["dict_path"],
+                             max_source_positions=settings["max_source_positions"],
+                             split_mode=settings["split_mode"])
+    setup = InferenceSetup(model=request.checkpoint, retriever=settings["retriever"],
+                           retriever_options=settings["retriever_options"], split_mode=settings["split_mode"],
+                           max_source_positions=settings["max_source_positions"],
+                           generation=GenerationOptions(**validated), generation_source=source)
+    return summarizer_class(encoder, FairseqGeneration(task, models, device), setup,
+                            decode_dictionary=task.target_dictionary)
+
+
+class FairseqGeneration:
+    """fairseq's SequenceGenerator over batches of source ids (one generator per setting)."""
+
+    def __init__(self, task, models, device: str):
+        self.task, self.models, self.device = task, models, device
+        self._generators: Dict[tuple, object] = {}
+
+    def __call__(self, sources: List[List[int]], options: GenerationOptions) -> List[List[int]]:
+        key = tuple(sorted(options.to_dict().items()))
+        if key not in self._generators:
+            self._generators[key] = self.task.build_generator(self.models, Namespace(**options.to_dict()))
+        return generate_ids(self.task, self._generators[key], self.models, sources, self.device)
 
 
 def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
     """Summarize every record of ``config.input`` into ``config.output`` (JSONL, atomic)."""
     check_output_is_not_input(config.input, config.output)
     validate_generation_options(config.generation, config.batch_size)
-    models, cfg, task, use_cuda, trained_data = load_model(config)
-    # what the model can read: its learned positions (extended ones included), capped by the task's
-    model_positions = min([int(cfg.task.max_source_positions)] + [int(m.max_positions()[0]) for m in models])
-    # task.cfg, not cfg.task: for a model trained on a raw directory, setup_task has replaced
-    # its data path with the prepared data-bin (dictionary, prepare.json)
-    settings = resolve_inference_settings(config, getattr(task, "cfg", cfg.task), model_positions)
-    check_dictionary_is_the_models(models, trained_data, settings)
-    logger.info(
-        "retriever %s (options %s), split mode %s, source budget %d tokens; beam %d lenpen %s max_len_b %d min_len %d",
-        settings["retriever"], settings["retriever_options"], settings["split_mode"],
-        settings["max_source_positions"], config.generation.beam, config.generation.lenpen,
-        config.generation.max_len_b, config.generation.min_len,
-    )
-    encoder = ExampleEncoder(settings["encoder_json"], settings["vocab_bpe"], settings["dict_path"],
-                             max_source_positions=settings["max_source_positions"],
-                             split_mode=settings["split_mode"])
-    retriever = encoder.retriever(settings["retriever"], settings["retriever_options"])
-    generator = task.build_generator(models, Namespace(**vars(config.generation)))
+    device = "cuda" if torch.cuda.is_available() and not config.cpu else "cpu"
+    device, fp16 = choose_device(device, config.fp16)
+    summarizer = load_for_inference(Summarizer, config, device, fp16)
+    options = summarizer.resolve(**config.generation.to_dict())
+    setup = summarizer.setup
+    logger.info("retriever %s (options %s), split mode %s, source budget %d tokens; generation %s (%s for what "
+                "was not given)", setup.retriever, setup.retriever_options, setup.split_mode,
+                setup.max_source_positions, options.to_dict(), setup.generation_source)
     counts = {"summarized": 0}
     policy = BadRecordPolicy(config.on_bad_record, SummarizeError)
 
@@ -287,7 +285,7 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
         records = iter_input_records(config.input, config.input_format, config.fields, require_summary=False)
         for record in policy.records(with_duplicate_check(records)):
             try:
-                example, _ = encoder.encode(record, retriever, use_reference=False)
+                example = summarizer.encode(record)
             except BadRecordError as err:
                 policy.handle(err)
                 continue
@@ -295,16 +293,9 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
 
     with atomic_output(config.output) as out, tqdm(desc="summ-summarize", unit="doc") as progress:
         for batch in chunked(encoded_records(), config.batch_size):
-            summaries = generate_summaries(task, generator, models, encoder, [ex["source"] for _, ex in batch], use_cuda)
+            summaries = summarizer.generate([example["source"] for _, example in batch], options)
             for (record, example), summary in zip(batch, summaries):
-                meta = example["meta"]
-                out.write(json.dumps({
-                    "id": record.id,
-                    "summary": summary,
-                    "retriever": meta["retriever"],
-                    "passage_ids": meta["passage_ids"],
-                    "n_source_tokens": meta["n_source_tokens"],
-                }, ensure_ascii=False) + "\n")
+                out.write(json.dumps(details(record, example, summary), ensure_ascii=False) + "\n")
             counts["summarized"] += len(batch)
             progress.update(len(batch))
     counts["skipped"] = policy.skipped
@@ -312,18 +303,15 @@ def summarize_file(config: SummarizeConfig) -> Dict[str, int]:
     return counts
 
 
-def generate_summaries(task, generator, models, encoder: ExampleEncoder, sources: List[List[int]],
-                       use_cuda: bool) -> List[str]:
-    """Beam search over one batch of source id lists; summaries in the order of ``sources``."""
+def generate_ids(task, generator, models, sources: List[List[int]], device: str) -> List[List[int]]:
+    """Search over one batch of source id lists: the best hypothesis' ids, in the order of ``sources``."""
     tokens = [torch.tensor(src, dtype=torch.long) for src in sources]
     dataset = task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
     sample = dataset.collater([dataset[i] for i in range(len(dataset))])
-    if use_cuda:
-        sample = utils.move_to_cuda(sample)
+    sample = utils.apply_to_sample(lambda tensor: tensor.to(device), sample)
     with torch.no_grad():
         hypos = task.inference_step(generator, models, sample)
-    summaries = [""] * len(sources)
+    best: List[List[int]] = [[] for _ in sources]
     for i, sample_id in enumerate(sample["id"].tolist()):
-        summaries[sample_id] = encoder.decode(hypos[i][0]["tokens"], task.target_dictionary)
-    return summaries
-
+        best[sample_id] = hypos[i][0]["tokens"].tolist()
+    return best

@@ -92,8 +92,9 @@ def test_summarize_options_have_the_config_defaults():
         "checkpoint": "m.pt", "input": "in.jsonl", "output": "out.jsonl", "data_bin": None, "encoder_json": None,
         "vocab_bpe": None, "retriever": None, "retriever_options": None, "split_mode": None, "batch_size": 8,
         "cpu": False, "fp16": False, "max_source_positions": None, "input_format": "auto", "on_bad_record": "error",
-        # generation: fairseq's defaults
-        "beam": 4, "lenpen": 1.0, "max_len_a": 0.0, "max_len_b": 200, "min_len": 1, "no_repeat_ngram_size": 0,
+        # generation: None, the model's validated settings (summ_plugin.generation_settings)
+        "beam": None, "lenpen": None, "max_len_a": None, "max_len_b": None, "min_len": None,
+        "no_repeat_ngram_size": None,
     }
     assert {name: getattr(args, name) for name in expected} == expected
     assert summarize.config_from_args(args) == SummarizeConfig(checkpoint="m.pt", input="in.jsonl",

@@ -191,7 +191,7 @@ def test_summarize_takes_retriever_selector_and_budget_from_a_sharded_data_bins_
 
     root, path = sharded
     config = SummarizeConfig(checkpoint="unused.pt", input="unused.jsonl", output="unused-out.jsonl")
-    with caplog.at_level(logging.INFO, logger="summ_plugin.summarize"):
+    with caplog.at_level(logging.INFO, logger="summ_plugin.summarizer"):
         settings = resolve_inference_settings(config, _task_cfg(path), model_positions=1024)
     recorded = DataBin.locate(root).retriever("valid")
     assert settings["retriever"] == recorded.name in ("learned", "hybrid")

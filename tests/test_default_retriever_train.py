@@ -31,7 +31,8 @@ def test_summarize_reuses_the_default_retriever_and_selector_of_the_data_bin(tin
     assert manifest.retrievers["train"] == RetrieverSetting("oracle", {"pad": "random"})
     # the synthetic records scatter what the summary says: a learned candidate beats truncation
     assert chosen.name in ("learned", "hybrid") and chosen.options["selector"] == "selector.json"
-    assert {row["retriever"] for row in manifest.default_choice["candidates"]} == {"lead", "learned", "hybrid"}
+    # half the records carry a query: the query-aware candidates are scored too
+    assert {row["retriever"] for row in manifest.default_choice["candidates"]} == {"lead", "bm25", "learned", "hybrid"}
 
     save = str(tmp_path / "ckpt")
     fairseq_train(first_home, save, "--max-update", "2")

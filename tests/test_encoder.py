@@ -237,7 +237,7 @@ def test_a_worker_returns_examples_and_bad_records_in_input_order(tiny_vocab):
     read_error = BadRecordError("in.jsonl:2", "malformed JSON: Expecting value")
     chunk = [record(), read_error, record(id="r3", documents=["\x00"], location="in.jsonl:4")]
     results = pickle.loads(pickle.dumps(_encode_chunk((("oracle", {}), True, chunk))))  # as from a worker process
-    example, cleaned = results[0]
+    (example,), cleaned = results[0]  # one example per reference; this record has one
     assert example["meta"]["retriever"] == "oracle" and not cleaned
     assert isinstance(results[1], BadRecordError) and str(results[1]) == str(read_error)
     assert isinstance(results[2], BadRecordError)

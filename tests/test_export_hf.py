@@ -140,9 +140,11 @@ class Reference:
         self.bpe = load_gpt2_bpe(info["encoder_json"], info["vocab_bpe"])
 
     def encode(self, text):
-        """ExampleEncoder's encoding of one passage or summary, plus the closing </s>."""
+        """ExampleEncoder's encoding of one passage or summary (cleaned, " " + text), plus the closing </s>."""
+        from summ_plugin.data.text import clean_text
+
         index = self.dictionary.index
-        return [index(str(i)) for i in self.bpe.encode(" " + text)] + [self.dictionary.eos()]
+        return [index(str(i)) for i in self.bpe.encode(" " + clean_text(text))] + [self.dictionary.eos()]
 
 
 @pytest.fixture(scope="module")
@@ -200,10 +202,12 @@ def test_symbols_missing_from_the_dictionary_read_as_unk(loaded):
 
 
 def test_tokenizer_decodes_back_to_the_text(loaded):
+    from summ_plugin.data.text import clean_text
+
     tokenizer = loaded["gpt2"]["tokenizer"]
     for text in HOSTILE_TEXTS:
         ids = tokenizer(text)["input_ids"]
-        assert tokenizer.decode(ids, skip_special_tokens=True) == text
+        assert tokenizer.decode(ids, skip_special_tokens=True) == clean_text(text)  # summ-prepare's cleaning
 
 
 # ----------------------------------------------------------------------------- the network

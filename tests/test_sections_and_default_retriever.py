@@ -215,7 +215,10 @@ def test_default_is_lead_when_lead_covers_best(tmp_path):
     assert choice.retriever == "lead" and choice.options == {}
     lead = choice.table[0]
     assert lead["retriever"] == "lead" and lead["rouge2_recall"] == pytest.approx(1.0)
-    assert [row["retriever"] for row in choice.table] == ["lead", "learned", "hybrid", "hybrid", "hybrid"]
+    # the learned candidates name their selector's objective (tests/test_query_retrieval.py)
+    assert [(row["retriever"], row.get("objective")) for row in choice.table] == [("lead", None)] + [
+        (name, "blend") for name in ("learned", "hybrid", "hybrid", "hybrid")]
+    assert not os.listdir(tmp_path)  # lead chosen: no selector file left behind
 
 
 def test_default_learns_the_end_when_the_summary_is_there(tmp_path):

@@ -60,8 +60,9 @@ def iter_texts(paths: List[str], fmt: str, on_bad_record: str, fields=None) -> I
             for extra in (item.query, item.title):
                 if extra:
                     yield clean_text(extra)
-            if item.summary:
-                yield target_text(clean_text(item.summary))
+            for reference in item.references:
+                if reference:
+                    yield target_text(clean_text(reference))
         policy.log_summary(logger, path)
 
 
@@ -81,7 +82,7 @@ def check_output_dir(out_dir: str, overwrite: bool) -> None:
 def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: str = "auto",
                encoder_json: Optional[str] = None, vocab_bpe: Optional[str] = None,
                on_bad_record: str = "error", min_frequency: int = 2, overwrite: bool = True, fields=None) -> str:
-    from summ_plugin.data.bpe import BPEFileError, build_dictionary, load_gpt2_bpe, train_byte_level_bpe
+    from summ_plugin.data.bpe import BPEFileError, build_dictionary, check_bpe_pair, load_gpt2_bpe, train_byte_level_bpe
 
     for path in paths:
         if not os.path.exists(path):
@@ -92,6 +93,10 @@ def make_vocab(paths: List[str], out_dir: str, vocab_size: Optional[int], fmt: s
     if encoder_json or vocab_bpe:
         if not (encoder_json and vocab_bpe):
             raise VocabError("give both --encoder-json and --vocab-bpe, or neither (then --vocab-size trains one)")
+        try:
+            check_bpe_pair(encoder_json, vocab_bpe)  # before anything is copied into --out
+        except BPEFileError as err:
+            raise VocabError(str(err)) from None
         for src, dst in ((encoder_json, out_encoder), (vocab_bpe, out_vocab)):
             if os.path.abspath(src) != os.path.abspath(dst):
                 shutil.copyfile(src, dst)

@@ -1,7 +1,7 @@
 """summ-score: corpus ROUGE (P/R/F1 with bootstrap 95% CIs) of hypotheses against references.
 
     summ-score --hyps hyps.jsonl --refs test.jsonl [--json scores.json] [--per-sample rows.jsonl]
-    summ-score --fairseq-generate gen.out --refs test.jsonl | --refs-from-generate [--bpe gpt2 ...]
+    summ-score --fairseq-generate gen.out --refs test.jsonl | --refs-from-generate [--bpe gpt2 --data-bin D ...]
 
 The readers, the pairing and the scoring are summ_plugin.scoring's (see its docstring for the
 input formats). Errors in the input (counts or ids that differ, empty files, undecodable lines)
@@ -15,7 +15,7 @@ from summ_plugin.scoring import ScoreConfig
 
 PROG = "summ-score"
 INPUTS = ("hyps", "refs", "fairseq_generate", "refs_from_generate", "match_by_position", "bpe", "encoder_json",
-          "vocab_bpe")
+          "vocab_bpe", "data_bin", "allow_bpe_mismatch")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,9 +3,11 @@
     summ-summarize --path checkpoints/checkpoint_best.pt --input docs.jsonl --output summaries.jsonl \\
         --beam 4 --lenpen 2.0 --max-len-b 140 --min-len 55 --no-repeat-ngram-size 3
 
-The retrieval runs exactly as for the training data (same splitter, retriever and budget,
-read from the data-bin's prepare.json unless given). Writes JSONL: id, summary, retriever,
-selected passage ids, source tokens.
+A thin command line over ``summ_plugin.Summarizer.from_checkpoint`` (the one inference path):
+the retrieval runs exactly as for the training data (same splitter, retriever and budget, read
+from the data-bin's prepare.json unless given), and generation settings not given are the ones
+the model was validated with (its --eval-rouge-args; else beam 4 and fairseq-generate's other
+defaults). Writes JSONL: id, summary, retriever, selected passage ids, source tokens.
 """
 import argparse
 import sys

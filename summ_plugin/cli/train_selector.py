@@ -1,12 +1,14 @@
-"""summ-train-selector: fit the learned passage selector on oracle labels.
+"""summ-train-selector: fit the learned passage selector (the one summ-prepare's default trains).
 
     python -m summ_plugin.cli.train_selector --input data/sample/train.jsonl \\
         --out selector.json [--valid data/sample/valid.jsonl --encoder-json E --vocab-bpe V] \\
         [--split-mode sentence] [--max-docs N]
 
-Each training record's passages are labelled with the greedy ROUGE oracle against its
-summary (1 = picked); gradient-boosted trees over passage features learn to predict the
-labels without the summary. Records are cleaned exactly as summ-prepare cleans them, so
+Each training record's passages are labelled as summ-prepare's default labels them ("blend":
+half whether the greedy ROUGE oracle picks it for the first reference, half its density, the
+share of each reference's bigrams it holds per token, averaged over the record's references);
+gradient-boosted regression trees over passage features (the query's among them) learn to
+predict it without the summary. Records are cleaned exactly as summ-prepare cleans them, so
 the selector is trained on the text it later scores. With ``--valid``, the coverage the
 selector reaches there (ROUGE-1/2 recall of the reference by the selected source, under
 ``--max-positions``) is printed next to lead's (truncation). The JSON written is what

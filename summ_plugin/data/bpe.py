@@ -9,9 +9,10 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 from collections import Counter
-from typing import Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from summ_plugin.atomic import atomic_write_text
 from summ_plugin.errors import UserError
@@ -78,25 +79,63 @@ def _check_readable(path: str, what: str) -> None:
         raise BPEFileError(f"{path}: {what} file not found")
 
 
-def load_gpt2_bpe(encoder_json: str, vocab_bpe: str) -> GPT2BPE:
-    """Load a GPT-2 BPE (``encoder.json`` + ``vocab.bpe``) with fairseq's own reader.
+# tokens of an encoder.json that no merge makes and that are not byte symbols: special tokens
+# such as GPT-2's <|endoftext|> (or <s>, <pad> of a tokenizers-trained file with specials)
+_SPECIAL_TOKEN = re.compile(r"<\|?[^\s<>|]+\|?>")
 
-    The files are validated first so that a truncated download or a swapped argument gives
-    an error naming the file instead of a KeyError deep in an encode call.
-    """
-    from fairseq.data.encoders.gpt2_bpe_utils import get_encoder
 
-    _check_readable(encoder_json, "encoder.json")
-    _check_readable(vocab_bpe, "vocab.bpe")
+def _read_encoder_json(encoder_json: str) -> Dict[str, int]:
+    def no_duplicate_keys(pairs):
+        seen: Dict[str, int] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise BPEFileError(f"{encoder_json}: token {key!r} is listed twice (ids {seen[key]!r} and {value!r})")
+            seen[key] = value
+        return seen
+
     try:
         with open(encoder_json, "r", encoding="utf-8") as handle:
-            vocab = json.load(handle)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BPEFileError(f"{encoder_json}: not a valid encoder.json ({err})") from None
+            vocab = json.load(handle, object_pairs_hook=no_duplicate_keys)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise BPEFileError(f"{encoder_json}: not a valid encoder.json ({type(err).__name__}: {err})") from None
     if not isinstance(vocab, dict) or not vocab or not all(
         isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in vocab.items()
     ):
         raise BPEFileError(f"{encoder_json}: not a valid encoder.json (expected a JSON object of token -> integer id)")
+    owner: Dict[int, str] = {}
+    for token, token_id in vocab.items():
+        if token_id < 0:
+            raise BPEFileError(f"{encoder_json}: token {token!r} has a negative id {token_id}")
+        if token_id in owner:
+            # fairseq's decoder keeps one of the two: ids would decode to the other token's text
+            raise BPEFileError(f"{encoder_json}: id {token_id} is given to two tokens ({owner[token_id]!r} and "
+                               f"{token!r}); ids must be unique")
+        owner[token_id] = token
+    return vocab
+
+
+def check_bpe_pair(encoder_json: str, vocab_bpe: str) -> Tuple[Dict[str, int], List[Tuple[str, str]]]:
+    """Check that ``encoder_json`` and ``vocab_bpe`` are a whole, consistent GPT-2 BPE pair and
+    return (token -> id, merges in rank order). Refused, with the file (and line) named:
+
+    * encoder.json: not a JSON object of token -> integer id, a token listed twice, an id given
+      to two tokens, one of the 256 byte symbols missing;
+    * vocab.bpe: no ``#version`` line, no final newline, a line that is not two symbols, a merge
+      whose parts are not tokens made before it (a byte symbol or an earlier merge's result), a
+      merge listed twice, or whose result is not in encoder.json;
+    * the pair: a token of encoder.json (other than a special such as ``<|endoftext|>``) that no
+      merge makes: vocab.bpe was cut short, or belongs to another encoder.json.
+    """
+    from fairseq.data.encoders.gpt2_bpe_utils import bytes_to_unicode
+
+    _check_readable(encoder_json, "encoder.json")
+    _check_readable(vocab_bpe, "vocab.bpe")
+    vocab = _read_encoder_json(encoder_json)
+    # every byte must have a token, or encoding an unseen byte raises KeyError mid-corpus
+    byte_symbols = set(bytes_to_unicode().values())
+    missing = [c for c in bytes_to_unicode().values() if c not in vocab]
+    if missing:
+        raise BPEFileError(f"{encoder_json}: {len(missing)} of the 256 byte symbols are missing (e.g. {missing[0]!r})")
 
     try:
         with open(vocab_bpe, "r", encoding="utf-8") as handle:
@@ -105,26 +144,50 @@ def load_gpt2_bpe(encoder_json: str, vocab_bpe: str) -> GPT2BPE:
         raise BPEFileError(f"{vocab_bpe}: not a valid vocab.bpe (invalid UTF-8 at byte {err.start})") from None
     if not lines or not lines[0].startswith("#version"):
         raise BPEFileError(f"{vocab_bpe}: not a valid vocab.bpe (first line must be '#version: ...')")
+    made = set(byte_symbols)  # the tokens BPE can have built so far
+    merges: List[Tuple[str, str]] = []
+    seen_pairs: Dict[Tuple[str, str], int] = {}
     # get_encoder drops the first and the last line: the file must end with a newline
     for line_no, line in enumerate(lines[1:-1], start=2):
         parts = line.split()
         if len(parts) != 2:
             raise BPEFileError(f"{vocab_bpe}:{line_no}: not a valid merge line (expected two symbols): {line[:60]!r}")
+        pair = (parts[0], parts[1])
+        for part in pair:
+            if part not in made:
+                raise BPEFileError(
+                    f"{vocab_bpe}:{line_no}: merge part {part!r} is neither a byte symbol nor made by an earlier "
+                    f"merge (a corrupt or reordered vocab.bpe)")
+        if pair in seen_pairs:
+            raise BPEFileError(f"{vocab_bpe}:{line_no}: merge {line!r} repeats line {seen_pairs[pair]}")
+        seen_pairs[pair] = line_no
         merged = parts[0] + parts[1]
         if merged not in vocab:
             raise BPEFileError(
                 f"{vocab_bpe}:{line_no}: merge result {merged!r} is not in {encoder_json} (files do not belong together)"
             )
+        made.add(merged)
+        merges.append(pair)
     if lines[-1] != "":
         raise BPEFileError(f"{vocab_bpe}: not a valid vocab.bpe (must end with a newline)")
+    unmade = [t for t in vocab if t not in made and not _SPECIAL_TOKEN.fullmatch(t)]
+    if unmade:
+        raise BPEFileError(
+            f"{vocab_bpe}: its {len(merges)} merges make no token for {len(unmade)} of the {len(vocab)} tokens of "
+            f"{encoder_json} (e.g. {unmade[0]!r}): vocab.bpe is cut short or belongs to another encoder.json")
+    return vocab, merges
 
-    # every byte must have a token, or encoding an unseen byte raises KeyError mid-corpus
-    from fairseq.data.encoders.gpt2_bpe_utils import bytes_to_unicode
 
-    missing = [c for c in bytes_to_unicode().values() if c not in vocab]
-    if missing:
-        raise BPEFileError(f"{encoder_json}: {len(missing)} of the 256 byte symbols are missing (e.g. {missing[0]!r})")
+def load_gpt2_bpe(encoder_json: str, vocab_bpe: str) -> GPT2BPE:
+    """Load a GPT-2 BPE (``encoder.json`` + ``vocab.bpe``) with fairseq's own reader.
 
+    The pair is checked first (:func:`check_bpe_pair`) so that a truncated download, a swapped
+    argument or files that do not belong together give an error naming the file instead of a
+    KeyError deep in an encode call, or ids that silently decode to other text.
+    """
+    from fairseq.data.encoders.gpt2_bpe_utils import get_encoder
+
+    check_bpe_pair(encoder_json, vocab_bpe)
     encoder = get_encoder(encoder_json, vocab_bpe)
     return GPT2BPE(encoder, encoder_json, vocab_bpe)
 

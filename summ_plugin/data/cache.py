@@ -18,7 +18,7 @@ from typing import Dict, Optional
 from filelock import FileLock
 
 from summ_plugin.data.config import PrepareConfig, PrepareError
-from summ_plugin.data.data_bin import PREPARE_JSON, data_path
+from summ_plugin.data.data_bin import PREPARE_JSON, DataBin, data_path
 from summ_plugin.data.prepare import find_split_inputs, prepare_data_bin, sha256_path
 from summ_plugin.data.records import FieldNames
 from summ_plugin.safe_io import remove_stale_temps
@@ -75,6 +75,18 @@ def cache_key(config: PrepareConfig) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def reuse(target: str, config: PrepareConfig) -> str:
+    """The data path of the cached data-bin ``target``, once its record says it was prepared
+    with ``config``'s BPE files: the key names their content, so another record means a cache
+    entry that was copied, edited or written by something else; never trained on silently."""
+    from summ_plugin.data.bpe_record import check_against_record
+
+    data_bin = DataBin.read(target)
+    for role, path in (("encoder_json", config.encoder_json), ("vocab_bpe", config.vocab_bpe)):
+        check_against_record(data_bin, role, path, option=f"option '{role}'")
+    return data_path(target, config.shards)
+
+
 def default_cache_root(raw_dir: str) -> str:
     return os.environ.get(CACHE_ENV) or os.path.join(raw_dir, CACHE_DIRNAME)
 
@@ -96,12 +108,12 @@ def prepare_cached(raw_dir: str, options: Dict, cache_root: Optional[str] = None
     complete = os.path.join(target, PREPARE_JSON)
     if os.path.exists(complete):
         logger.info("reusing cached data-bin %s for %s", target, raw_dir)
-        return data_path(target, config.shards)
+        return reuse(target, config)
     with FileLock(os.path.join(root, key + ".lock")):
         # another process may have finished while this one waited for the lock
         if os.path.exists(complete):
             logger.info("reusing cached data-bin %s for %s (prepared by another process)", target, raw_dir)
-            return data_path(target, config.shards)
+            return reuse(target, config)
         # debris of killed runs for any key (their PIDs are gone); live writers are left alone
         remove_stale_temps(root)
         logger.info("no cached data-bin for %s with these options; preparing %s", raw_dir, target)

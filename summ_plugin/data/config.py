@@ -51,6 +51,12 @@ def trained_bpe_field(what: str):
     return field(default=None, metadata={"help": f"GPT-2 {what} (default: as in training)"})
 
 
+def allow_bpe_mismatch_field():
+    return field(default=False, metadata={
+        "help": "use BPE files whose sha256 differs from those the data-bin was prepared with (prepare.json), "
+                "with a WARNING instead of an error: only for files known to encode the same"})
+
+
 @dataclass
 class RecordOptions:
     """The record-reading options of every summ-* tool that reads raw records."""

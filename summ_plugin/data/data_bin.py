@@ -21,6 +21,7 @@ knows its keys. How to get what a data-bin was made with::
     data_bin.selector_path("valid")      # that retriever's selector file, or None
     data_bin.budget                      # PreparedBudget: positions, reserved/separator tokens, split mode
     data_bin.manifest.encoder_json       # RecordedFile(path, sha256); also .vocab_bpe, .dictionary
+    data_bin.recorded_file("encoder_json")  # the same with its path resolved (summ_plugin.data.bpe_record)
 
 ``prepare.json`` carries ``format_version`` (:data:`FORMAT_VERSION`). Version 2 stores each fact
 once (the budget and split mode under ``budget``, the retrievers under ``retrievers``, the input
@@ -411,6 +412,20 @@ class DataBin:
         if isinstance(selector, str) and not os.path.isabs(selector):
             options["selector"] = os.path.join(self.root, selector)
         return RetrieverSetting(setting.name, options)
+
+    def recorded_file(self, role: str) -> Optional[RecordedFile]:
+        """The ``encoder_json``, ``vocab_bpe`` or ``dictionary`` file summ-prepare made this
+        data-bin with (None: no record). Its path is absolute, or resolved against the data-bin
+        when the record holds it relative to it (a file inside the data-bin, version 2); a
+        version-1 record's relative path was relative to a working directory that is not known
+        any more: the path is None then (the sha256 still says which file it was)."""
+        if self.manifest is None:
+            return None
+        recorded: RecordedFile = getattr(self.manifest, role)
+        path = recorded.path
+        if path and not os.path.isabs(path):
+            path = os.path.join(self.root, path) if self.manifest.format_version >= 2 else None
+        return RecordedFile(path, recorded.sha256)
 
     def selector_path(self, split: str = "valid") -> Optional[str]:
         """The selector file of ``split``'s retriever (learned, hybrid of learned), if any."""

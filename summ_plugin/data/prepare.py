@@ -107,7 +107,7 @@ def _init_worker(config: PrepareConfig) -> None:
 
 
 def _encode_chunk(task: Tuple[Tuple[str, Dict], bool, List[object]]) -> List[object]:
-    """Worker entry: per item, ``(example, cleaned)`` or the BadRecordError (it pickles as it is).
+    """Worker entry: per item, ``([example, ...], cleaned)`` or the BadRecordError (it pickles as it is).
 
     Items are records or the errors found while reading them, passed through so that every
     outcome comes back in input order."""
@@ -118,7 +118,8 @@ def _encode_chunk(task: Tuple[Tuple[str, Dict], bool, List[object]]) -> List[obj
     for item in items:
         if isinstance(item, Record):
             try:
-                item = encoder.encode(item, retriever, use_reference)
+                # training data: one example per reference (use_reference is "this is train")
+                item = encoder.encode_all(item, retriever, use_reference, per_reference=use_reference)
             except BadRecordError as err:
                 item = err
         results.append(item)
@@ -224,7 +225,9 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
             if isinstance(result, BadRecordError):
                 policy.handle(result)
                 continue
-            writer.add(*result)
+            examples, cleaned = result
+            for number, example in enumerate(examples):
+                writer.add(example, cleaned and number == 0)
             check_unk_rate(writer.stats, split, config, final=False)
     stats = writer.stats
     if stats.examples == 0:
@@ -250,16 +253,46 @@ def _prepare_split(split: str, config: PrepareConfig, pool: OrderedPool, out_roo
     return summary
 
 
-def _sample_records(path: str, config: PrepareConfig, split: str, limit: int) -> List[Record]:
-    """The first ``limit`` usable records (with summaries) of a split, cleaned as for encoding."""
-    records = []
+# the sample of the default's choice is drawn from at most this many records per record wanted
+SAMPLE_SCAN_FACTOR = 100
+
+
+def _sample_records(path: str, config: PrepareConfig, split: str, limit: int, seed: int = 0) -> List[Record]:
+    """Up to ``limit`` usable records (with summaries) drawn across the split, cleaned as for
+    encoding, in file order. Seeded: the same input gives the same sample.
+
+    Drawn across documents, not from the head: a record's key is (how many earlier records had
+    the same documents, a seeded random number), and the ``limit`` smallest keys are kept, so
+    every document gets one record before any gets a second (a corpus of five questions per
+    story trains on many stories, not on the first forty). Streaming, one pass over at most
+    ``SAMPLE_SCAN_FACTOR * limit`` records; memory holds the sample and one hash per document.
+    """
+    import heapq
+    import random
+
+    rng = random.Random(f"{seed}:{split}")
+    seen_documents: Dict[str, int] = {}
+    heap: List[Tuple[Tuple[int, float, int], int, Record]] = []  # max-heap on the key (negated)
+    scanned = 0
     for item in iter_split_records(path, config, split, require_summary=True):
-        if len(records) >= limit:
+        if scanned >= SAMPLE_SCAN_FACTOR * limit:
             break
-        if isinstance(item, Record):
-            record, _ = clean_record(item)
-            if any(d.strip() for d in record.documents) and record.summary and record.summary.strip():
-                records.append(record)
+        scanned += 1
+        if not isinstance(item, Record):
+            continue
+        digest = hashlib.sha1("\0".join(item.documents).encode("utf-8", "surrogatepass")).hexdigest()
+        earlier = seen_documents.get(digest, 0)
+        seen_documents[digest] = earlier + 1
+        key = (earlier, rng.random(), scanned)
+        if len(heap) < limit:
+            heapq.heappush(heap, ((-key[0], -key[1], -key[2]), scanned, item))
+        elif key < (-heap[0][0][0], -heap[0][0][1], -heap[0][0][2]):
+            heapq.heapreplace(heap, ((-key[0], -key[1], -key[2]), scanned, item))
+    records = []
+    for _, _, item in sorted(heap, key=lambda entry: entry[1]):
+        record, _ = clean_record(item)
+        if any(d.strip() for d in record.documents) and record.summary and record.summary.strip():
+            records.append(record)
     return records
 
 

@@ -6,7 +6,7 @@ and binarization only ever see these.
 Errors name the file and line (or row) so that a user can fix the input.
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from summ_plugin.errors import UserError
 
@@ -43,11 +43,19 @@ class FieldNames:
 class Record:
     id: str
     documents: List[str]
+    # the (first) reference summary: the valid/test target
     summary: Optional[str] = None
     query: Optional[str] = None
     title: Optional[str] = None
     # where it came from, e.g. "data/train.jsonl:17"; used in error messages and skip lists
     location: str = field(default="", compare=False)
+    # references after the first, when ``summary`` was given as a list of strings
+    more_references: Tuple[str, ...] = ()
+
+    @property
+    def references(self) -> List[str]:
+        """Every reference summary (the first is ``summary``); empty without a summary."""
+        return [] if self.summary is None else [self.summary, *self.more_references]
 
     def to_json(self) -> Dict:
         out = {"id": self.id}
@@ -59,6 +67,8 @@ class Record:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.more_references:
+            out["summary"] = self.references
         return out
 
 
@@ -69,6 +79,18 @@ def _optional_text(obj: Dict, key: str, location: str) -> Optional[str]:
     if not isinstance(value, str):
         raise BadRecordError(location, f"field '{key}' must be a string, got {type(value).__name__}")
     return value
+
+
+def _summaries(obj: Dict, key: str, location: str) -> Tuple[Optional[str], Tuple[str, ...]]:
+    """The summary field: a string (one reference) or a non-empty list of strings (several
+    references, e.g. four human responses to one question). Returns (first, the others)."""
+    value = obj.get(key)
+    if isinstance(value, list):
+        if not value or not all(isinstance(item, str) for item in value):
+            raise BadRecordError(location, f"field '{key}' must be a string or a non-empty list of strings "
+                                           f"(one reference each)")
+        return value[0], tuple(value[1:])
+    return _optional_text(obj, key, location), ()
 
 
 def sections_to_document(sections: object, location: str, key: str = "sections") -> str:
@@ -132,7 +154,7 @@ def record_from_dict(
         raise BadRecordError(location, "empty document", rid)
 
     try:
-        summary = _optional_text(obj, fields.summary, location)
+        summary, more_references = _summaries(obj, fields.summary, location)
         query = _optional_text(obj, fields.query, location)
         title = _optional_text(obj, fields.title, location)
     except BadRecordError as err:
@@ -143,6 +165,9 @@ def record_from_dict(
             raise BadRecordError(location, f"missing field '{fields.summary}'", rid)
         if not summary.strip():
             raise BadRecordError(location, "empty summary", rid)
+    if any(not reference.strip() for reference in more_references):
+        raise BadRecordError(location, f"field '{fields.summary}': an empty reference in the list", rid)
     if query is not None and not query.strip():
         query = None
-    return Record(id=rid, documents=docs, summary=summary, query=query, title=title, location=location)
+    return Record(id=rid, documents=docs, summary=summary, query=query, title=title, location=location,
+                  more_references=more_references)

@@ -13,7 +13,11 @@ from summ_plugin.data.records import Record
 # GPT-2 BPE is quadratic in the length of a whitespace-free run; longer runs are broken up.
 MAX_RUN_CHARS = 100
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # keeps \t \n
+# Removed code points, as ranges (keeps \t \n; \r was turned into \n first). The exported
+# tokenizer (summ_plugin.export_hf.tokenizer) builds its normalizer from these same constants.
+CONTROL_CHAR_RANGES = ((0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F))
+_CONTROL_CHARS = re.compile(
+    "[" + "".join(f"\\x{lo:02x}-\\x{hi:02x}" for lo, hi in CONTROL_CHAR_RANGES) + "\\ud800-\\udfff]")
 _LONG_RUN = re.compile(r"\S{%d,}" % (MAX_RUN_CHARS + 1))
 
 
@@ -45,6 +49,7 @@ def clean_record(record: Record) -> Tuple[Record, bool]:
         query=opt(record.query),
         title=opt(record.title),
         location=record.location,
+        more_references=tuple(clean_text(r) for r in record.more_references),
     )
     return cleaned, cleaned != record
 

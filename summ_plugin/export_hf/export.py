@@ -7,13 +7,13 @@ from typing import Any, Dict, Optional
 
 from ..atomic import publish_directory
 from ..checkpoint_contents import state_dict_mismatch
-from ..data.config import trained_bpe_field, trained_data_bin_field
+from ..data.config import allow_bpe_mismatch_field, trained_bpe_field, trained_data_bin_field
 from .checkpoint import check_is_bart, read_fairseq_checkpoint
 from .errors import ExportError
 from .generation import build_generation_config, validated_generation_settings
 from .hf_import import require_hf_extra
 from .model_card import copy_retrieval_setup, model_card
-from .tokenizer import build_tokenizer, name_tokenizer_class_portably
+from .tokenizer import CLEANING_PROBES, build_tokenizer, cleaning_mismatches, name_tokenizer_class_portably
 from .vocabulary import build_vocabulary_map, find_data_bin, load_training_dictionary, read_bpe_files, resolve_bpe_files
 from .weights import build_bart_config, convert_state_dict
 
@@ -27,6 +27,7 @@ class ExportOptions:
     data_bin: Optional[str] = trained_data_bin_field()
     encoder_json: Optional[str] = trained_bpe_field("encoder.json")
     vocab_bpe: Optional[str] = trained_bpe_field("vocab.bpe")
+    allow_bpe_mismatch: bool = allow_bpe_mismatch_field()
 
 
 @dataclass
@@ -50,7 +51,8 @@ def export_to_hf(options: ExportOptions) -> ExportReport:
     data_bin = find_data_bin(bart, options.data_bin)
     dictionary = load_training_dictionary(data_bin, bart)
     encoder_json, vocab_bpe = resolve_bpe_files(
-        {"encoder_json": options.encoder_json, "vocab_bpe": options.vocab_bpe}, bart, data_bin)
+        {"encoder_json": options.encoder_json, "vocab_bpe": options.vocab_bpe}, bart, data_bin,
+        allow_mismatch=options.allow_bpe_mismatch)
     encoder, merges = read_bpe_files(encoder_json, vocab_bpe)
     vocab = build_vocabulary_map(list(dictionary.symbols), bart.state["encoder.embed_tokens.weight"].shape[0], encoder)
     if vocab.alias_ids:
@@ -99,6 +101,11 @@ def write_export(tmp: str, options: ExportOptions, bart, data_bin, vocab, merges
     model.eval()
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer = build_tokenizer(vocab, merges, max_source)
+    cleaning_differs = cleaning_mismatches(tokenizer.backend_tokenizer)
+    if cleaning_differs:
+        logger.warning("the exported tokenizer cleans %d of %d probe texts differently from summ-prepare "
+                       "(first: %r); the model card says to apply clean_text first", len(cleaning_differs),
+                       len(CLEANING_PROBES), cleaning_differs[0][:60])
     tokenizer.save_pretrained(tmp)
     name_tokenizer_class_portably(os.path.join(tmp, "tokenizer_config.json"))
     # vocab.json / merges.txt: the same vocabulary in GPT-2's two-file form, for other readers
@@ -121,9 +128,14 @@ def write_export(tmp: str, options: ExportOptions, bart, data_bin, vocab, merges
         "model_rows": vocab.n_model_rows,
         "unk_alias_ids": [vocab.alias_ids[0], vocab.alias_ids[-1] + 1] if vocab.alias_ids else [],
         "fairseq_generation": generation,
+        # fairseq caps a summary at max_target_positions - 1 tokens (Summarizer.from_exported does too)
+        "max_target_positions": max_target,
         "fairseq_generation_source": generation_source,
+        # whether the tokenizer's cleaning equals summ-prepare's on the probe texts
+        "tokenizer_cleaning_equal": not cleaning_differs,
     }
     with open(os.path.join(tmp, "fairseq_export.json"), "w", encoding="utf-8") as handle:
         json.dump(provenance, handle, indent=2)
     with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as handle:
-        handle.write(model_card(bart, data_bin, retrieval, generation, generation_source, vocab, max_positions))
+        handle.write(model_card(bart, data_bin, retrieval, generation, generation_source, vocab, max_positions,
+                                cleaning_differs))

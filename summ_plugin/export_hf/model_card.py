@@ -4,9 +4,10 @@ import copy
 import json
 import os
 import shutil
-from typing import Any, Dict, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Sequence
 
-from ..data.data_bin import DataBin
+from ..data.data_bin import DataBin, RetrieverSetting
 from .checkpoint import FairseqBart, architecture, count_layers
 from .errors import ExportError
 from .vocabulary import VocabularyMap
@@ -54,7 +55,10 @@ def _format_metric(value: Any) -> str:
 
 def model_card(bart: FairseqBart, data_bin: DataBin, retrieval: Optional[Dict],
                generation: Dict[str, Any], generation_source: str, vocab: VocabularyMap,
-               max_positions: int) -> str:
+               max_positions: int, cleaning_mismatches: Sequence[str] = ()) -> str:
+    """The model card. ``cleaning_mismatches``: probe texts on which the tokenizer's cleaning
+    differs from summ-prepare's (export_hf.tokenizer.cleaning_mismatches); then the card does
+    not claim equal ids and says which cleaning to apply first."""
     args = bart.model_args
     metric = bart.checkpoint_args.get("best_checkpoint_metric", "loss")
     lines = [
@@ -96,8 +100,9 @@ def model_card(bart: FairseqBart, data_bin: DataBin, retrieval: Optional[Dict],
             f"`{train_retriever}` for the training data, `{retrieval['retriever']}` (options "
             f"{json.dumps(retrieval['retriever_options'])}) for valid/test and at inference. `retrieval.json` holds the "
             "set-up (`retrieval/` the original `prepare.json` and any selector file); "
-            "`summ_plugin.retrieval.select_source` applies it. A whole long document needs "
-            "`tokenizer(..., truncation=True)` and then only its opening is read.", "",
+            "`summ_plugin.Summarizer.from_exported(DIR).summarize(text)` applies it, then generates. "
+            "A whole long document fed to the tokenizer needs `truncation=True` and then only its "
+            "opening is read.", "",
         ]
     else:
         lines += ["No retrieval set-up was found (no prepare.json in the data-bin).", ""]
@@ -114,8 +119,13 @@ def model_card(bart: FairseqBart, data_bin: DataBin, retrieval: Optional[Dict],
         f"# pipeline(\"summarization\", model=\"PATH/TO/THIS/DIR\")(text, num_beams={beams})",
         "```", "",
         "## How it matches fairseq", "",
-        "- The tokenizer encodes `\" \" + text` with GPT-2's byte-level BPE and fairseq's `dict.txt` indices, ends "
-        "with `</s>` and adds no `<s>`: the ids summ-prepare gave the training data.",
+        "- The tokenizer cleans text as summ-prepare does (`summ_plugin.data.text.clean_text`: `\\r` to `\\n`, "
+        "control characters removed, NFC, whitespace-free runs longer than 100 characters broken with a space), "
+        "encodes `\" \" + text` with GPT-2's byte-level BPE and fairseq's `dict.txt` indices, ends with `</s>` and "
+        "adds no `<s>`: " + ("the ids summ-prepare gave the training data." if not cleaning_mismatches else
+                             f"**but its cleaning differs from summ-prepare's on {len(cleaning_mismatches)} test "
+                             "text(s)**: apply `summ_plugin.data.text.clean_text` to text before the tokenizer to "
+                             "get the ids the model was trained on."),
         "- Generation starts the decoder with `</s>`, never generates `<pad>`, forces `</s>` at the length limit; "
         "greedy decoding equals fairseq's token for token. Beam search follows transformers' rules, which can "
         "differ from fairseq's in rare ties and in how finished hypotheses are ranked.",
@@ -128,3 +138,47 @@ def model_card(bart: FairseqBart, data_bin: DataBin, retrieval: Optional[Dict],
     if generation.get("max_len_a"):
         lines.append("- `max_len_a` (length relative to the source) has no transformers equivalent: max_length uses max_len_b.")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class RetrievalSetup:
+    """``retrieval.json`` of an export, read: the valid/test retriever (a selector option as an
+    absolute path), the split mode and the source budget."""
+
+    retriever: RetrieverSetting
+    split_mode: str
+    max_source_positions: Optional[int]
+    path: str
+
+
+def read_retrieval_setup(export_dir: str) -> Optional[RetrievalSetup]:
+    """The retrieval set-up :func:`copy_retrieval_setup` wrote into ``export_dir`` (None: the
+    export has no ``retrieval.json``, its data-bin had no prepare.json). An unreadable file is
+    an ExportError naming it and the key."""
+    path = os.path.join(export_dir, "retrieval.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            obj = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ExportError(f"{path}: not a readable JSON file ({err})") from None
+    if not isinstance(obj, dict):
+        raise ExportError(f"{path}: expected a JSON object")
+    name, options, split_mode = obj.get("retriever"), obj.get("retriever_options", {}), obj.get("split_mode")
+    budget = obj.get("budget", {})
+    if not isinstance(name, str) or not name:
+        raise ExportError(f"{path}: key 'retriever': expected a retriever name, got {name!r}")
+    if not isinstance(options, dict):
+        raise ExportError(f"{path}: key 'retriever_options': expected an object, got {options!r}")
+    if not isinstance(split_mode, str):
+        raise ExportError(f"{path}: key 'split_mode': expected a string, got {split_mode!r}")
+    positions = budget.get("max_source_positions") if isinstance(budget, dict) else None
+    if positions is not None and (isinstance(positions, bool) or not isinstance(positions, int) or positions < 1):
+        raise ExportError(f"{path}: key 'budget.max_source_positions': expected a positive integer, got {positions!r}")
+    options = dict(options)
+    selector = options.get("selector")
+    if isinstance(selector, str) and not os.path.isabs(selector):
+        # written relative to the export ("retrieval/selector.json"): it moves with the directory
+        options["selector"] = os.path.join(os.path.abspath(export_dir), selector)
+    return RetrievalSetup(RetrieverSetting(name, options), split_mode, positions, path)

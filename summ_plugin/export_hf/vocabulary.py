@@ -36,6 +36,10 @@ def find_data_bin(bart: FairseqBart, data_bin: Optional[str]) -> DataBin:
     data = data_bin or bart.task_args.get("data")
     if not data:
         raise ExportError(f"{bart.path}: the checkpoint does not name its data-bin (task.data); give --data-bin")
+    if not data_bin:
+        from ..data.bpe_record import resolve_stored_path
+
+        data = resolve_stored_path(str(data), f"{bart.path}'s task.data")
     try:
         return DataBin.locate(str(data))
     except DataBinError as err:
@@ -69,38 +73,31 @@ def load_training_dictionary(data_bin: DataBin, bart: FairseqBart):
     return dictionary
 
 
-def resolve_bpe_files(given: Dict[str, Optional[str]], bart: FairseqBart, data_bin: DataBin) -> Tuple[str, str]:
+def resolve_bpe_files(given: Dict[str, Optional[str]], bart: FairseqBart, data_bin: DataBin,
+                      allow_mismatch: bool = False) -> Tuple[str, str]:
     """encoder.json and vocab.bpe: ``given`` (--encoder-json / --vocab-bpe), else the checkpoint's
-    task settings, else the data-bin's record, else copies in the data-bin."""
-    found = []
-    for key in ("encoder_json", "vocab_bpe"):
-        recorded = getattr(data_bin.manifest, key).path if data_bin.manifest else None
-        candidates = [given.get(key), bart.task_args.get(key), recorded,
-                      os.path.join(data_bin.root, "encoder.json" if key == "encoder_json" else "vocab.bpe")]
-        path = next((c for c in candidates if c and os.path.isfile(c)), None)
-        if path is None:
-            tried = ", ".join(str(c) for c in candidates if c)
-            raise ExportError(f"GPT-2 {key.replace('_', '.')} not found (tried {tried}); "
-                              f"give --{key.replace('_', '-')}")
-        found.append(path)
-    return found[0], found[1]
+    task settings, else the data-bin's record, else copies in the data-bin; checked against the
+    data-bin's sha256 record (summ_plugin.data.bpe_record: the first that is set decides, a
+    missing one is an error naming it, other files than the data-bin's are refused)."""
+    from ..data.bpe_record import BPERecordError
+    from ..data.bpe_record import resolve_bpe_files as resolve_recorded
+
+    stored = {key: bart.task_args.get(key) for key in ("encoder_json", "vocab_bpe")}
+    try:
+        return resolve_recorded(data_bin, given, stored, stored_in=bart.path, allow_mismatch=allow_mismatch)
+    except BPERecordError as err:
+        raise ExportError(str(err)) from None
 
 
 def read_bpe_files(encoder_json: str, vocab_bpe: str) -> Tuple[Dict[str, int], List[Tuple[str, str]]]:
-    """encoder.json (symbol -> GPT-2 id) and the merges of vocab.bpe, validated as fairseq reads them."""
-    from ..data.bpe import BPEFileError, load_gpt2_bpe
+    """encoder.json (symbol -> GPT-2 id) and the merges of vocab.bpe, checked as every loader
+    checks them (summ_plugin.data.bpe.check_bpe_pair: the same errors as summ-prepare's)."""
+    from ..data.bpe import BPEFileError, check_bpe_pair
 
     try:
-        load_gpt2_bpe(encoder_json, vocab_bpe)  # the same checks (and errors) as summ-prepare's
+        return check_bpe_pair(encoder_json, vocab_bpe)
     except BPEFileError as err:
         raise ExportError(str(err)) from None
-    with open(encoder_json, encoding="utf-8") as handle:
-        encoder = json.load(handle)
-    with open(vocab_bpe, encoding="utf-8") as handle:
-        lines = handle.read().split("\n")
-    # fairseq's get_encoder drops the '#version' line and the empty last one
-    merges = [tuple(line.split()) for line in lines[1:-1]]
-    return encoder, merges
 
 
 def build_vocabulary_map(dictionary_symbols: List[str], n_model_rows: int, encoder: Dict[str, int]) -> VocabularyMap:

@@ -15,7 +15,7 @@ out of bounds.
 import json
 import logging
 import os
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -27,11 +27,20 @@ from .oracle import greedy_oracle
 from .passages import SPLIT_MODES, split_passages
 from ..atomic import atomic_output
 from ..numbers import MAX_MAGNITUDE, check_number
+from ..rouge_tokens import tokenize
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "summ_plugin.learned_selector"
-VERSION = 2
+# 3: the features of issue 21 appended to FEATURE_NAMES, and the training objective ("oracle":
+# log-odds that the greedy oracle picks a passage; "density": reference bigrams a passage holds
+# per token; "blend": half of each, see blend_targets). Version 2 files (oracle objective, the
+# first 36 features) are still read.
+VERSION = 3
+READABLE_VERSIONS = (2, 3)
+OBJECTIVES = ("oracle", "density", "blend")
+# "blend": the oracle's 0/1 pick and the density (scaled to the record's best = 1), half each
+BLEND_ORACLE_WEIGHT = 0.5
 _TREE_KEYS = ("feature", "threshold", "missing_left", "left", "right", "value")
 # A selector of 100 depth-3 trees is ~100 KB; anything this large is another file (and
 # parsing a 1 GB JSON file takes several GB of memory).
@@ -47,7 +56,8 @@ def _legacy_infinity(name: str) -> float:
 class Tree:
     """One regression tree as parallel arrays; node 0 is the root, ``left[i] == -1`` marks a leaf."""
 
-    def __init__(self, feature, threshold, missing_left, left, right, value, where: str = "tree"):
+    def __init__(self, feature, threshold, missing_left, left, right, value, where: str = "tree",
+                 n_features: int = len(FEATURE_NAMES)):
         self.feature = np.asarray(feature, dtype=np.int64)
         self.threshold = np.asarray([np.inf if v is None else v for v in threshold], dtype=np.float64)
         self.missing_left = np.asarray(missing_left, dtype=bool)
@@ -65,8 +75,8 @@ class Tree:
                 or np.any(self.left[inner] >= n) or np.any(self.right[inner] >= n) \
                 or np.any(self.right[~inner] != -1) or np.any(self.left < -1):
             raise ValueError(f"{where}: children must be nodes after their parent (or -1 for a leaf)")
-        if np.any((self.feature[inner] < 0) | (self.feature[inner] >= len(FEATURE_NAMES))):
-            raise ValueError(f"{where}: split feature out of range 0..{len(FEATURE_NAMES) - 1}")
+        if np.any((self.feature[inner] < 0) | (self.feature[inner] >= n_features)):
+            raise ValueError(f"{where}: split feature out of range 0..{n_features - 1}")
         # a NaN or infinite leaf, or leaves so large that sums overflow (inf - inf = NaN), make
         # the selection arbitrary; thresholds only compare, and +inf is scikit-learn's own
         # "every number goes left, missing values right", so only NaN and -inf are refused there
@@ -106,11 +116,13 @@ class LearnedSelector:
     """Scores passages with ``baseline + sum(tree.predict(features))`` (log-odds of "oracle picks it")."""
 
     def __init__(self, baseline: float, trees: List[Tree], split_mode: str = DEFAULT_SPLIT_MODE,
-                 training: Optional[Dict] = None):
+                 training: Optional[Dict] = None, objective: str = "oracle", version: int = VERSION):
         self.baseline = float(baseline)
         self.trees = list(trees)
         self.split_mode = split_mode
         self.training = training or {}
+        self.objective = objective
+        self.version = version  # of the file it was read from (what to_dict writes is VERSION)
 
     def score_features(self, features: np.ndarray) -> np.ndarray:
         features = np.asarray(features, dtype=np.float64)
@@ -124,6 +136,7 @@ class LearnedSelector:
             "format": FORMAT,
             "version": VERSION,
             "model": "gradient_boosted_trees",
+            "objective": self.objective,
             "features": list(FEATURE_NAMES),
             "baseline": self.baseline,
             "trees": [tree.to_dict() for tree in self.trees],
@@ -153,12 +166,19 @@ class LearnedSelector:
             raise ValueError(f"{path}: not a selector JSON file ({err})") from err
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{path}: not a selector file (key 'format' is not {FORMAT!r})")
-        if data.get("version") != VERSION:
-            raise ValueError(f"{path}: selector version {data.get('version')!r}, this code reads {VERSION}; "
-                             f"retrain it with summ-train-selector")
-        if data.get("features") != FEATURE_NAMES:
+        version = data.get("version")
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
+            raise ValueError(f"{path}: selector version {version!r}, this code reads versions "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}; retrain it with summ-train-selector")
+        names = data.get("features")
+        # features are only ever appended: an older file's names are a prefix of this code's
+        if not isinstance(names, list) or not names or names != FEATURE_NAMES[:len(names)] or \
+                (version == VERSION and len(names) != len(FEATURE_NAMES)):
             raise ValueError(f"{path}: key 'features' differs from this code's features "
                              f"({', '.join(FEATURE_NAMES)}); retrain the selector")
+        objective = data.get("objective", "oracle") if version >= 3 else "oracle"
+        if objective not in OBJECTIVES:
+            raise ValueError(f"{path}: key 'objective' must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         missing = [k for k in ("baseline", "trees") if k not in data]
         if missing:
             raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
@@ -169,12 +189,13 @@ class LearnedSelector:
             for number, tree in enumerate(data["trees"]):
                 if not isinstance(tree, dict) or any(key not in tree for key in _TREE_KEYS):
                     raise ValueError(f"tree {number} needs keys {', '.join(_TREE_KEYS)}")
-                trees.append(Tree(*(tree[key] for key in _TREE_KEYS), where=f"tree {number}"))
+                trees.append(Tree(*(tree[key] for key in _TREE_KEYS), where=f"tree {number}",
+                                  n_features=len(names)))
             split_mode = data.get("split_mode", DEFAULT_SPLIT_MODE)
             if split_mode not in SPLIT_MODES:
                 raise ValueError(f"unknown split_mode {split_mode!r}")
             baseline = check_number(data["baseline"], "key 'baseline'")
-            return cls(baseline, trees, split_mode, data.get("training"))
+            return cls(baseline, trees, split_mode, data.get("training"), objective, version)
         except (TypeError, ValueError, OverflowError) as err:
             raise ValueError(f"{path}: {err}") from err
 
@@ -189,6 +210,48 @@ def oracle_labelled_features(documents: List[str], query: Optional[str], title: 
     return features, labels
 
 
+# a passage's density is taken over at least this many tokens: a two-word line holding one
+# reference bigram is not worth twenty times a sentence holding five
+DENSITY_MIN_TOKENS = 16
+# weight of ROUGE-1 next to ROUGE-2 in the density (0: bigrams alone covered most, SQuALITY dev)
+DENSITY_UNIGRAM_WEIGHT = 0.0
+
+
+def passage_densities(passage_texts: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """Per passage: the share of each reference's distinct bigrams (plus DENSITY_UNIGRAM_WEIGHT
+    times the share of its words) that the passage holds, per token of the passage (at least
+    DENSITY_MIN_TOKENS), averaged over the references; scaled so
+    that the record's best passage has 1. What fills a budget best is what is densest, and the
+    question's answer is whatever all references share, so no single reference decides."""
+    tokens = [tokenize(text) for text in passage_texts]
+    totals = np.zeros(len(passage_texts))
+    for reference in references:
+        reference_tokens = tokenize(reference)
+        unigrams = set(reference_tokens)
+        bigrams = set(zip(reference_tokens, reference_tokens[1:]))
+        if not bigrams:
+            continue
+        for row, words in enumerate(tokens):
+            held_bigrams = len(bigrams.intersection(zip(words, words[1:])))
+            held_words = len(unigrams.intersection(words)) if unigrams else 0
+            totals[row] += (held_bigrams / len(bigrams)
+                            + DENSITY_UNIGRAM_WEIGHT * held_words / max(len(unigrams), 1))
+    lengths = np.array([max(len(words), DENSITY_MIN_TOKENS) for words in tokens], dtype=np.float64)
+    density = totals / lengths / max(len(references), 1)
+    top = density.max() if len(density) else 0.0
+    return density / top if top > 0 else density
+
+
+def blend_targets(picks: np.ndarray, densities: np.ndarray) -> np.ndarray:
+    """The "blend" objective's targets: ``BLEND_ORACLE_WEIGHT`` of the greedy oracle's 0/1 picks
+    plus the rest of the density. The oracle alone learns what one reference's greedy set holds
+    (best on papers, aclsum); the density what every reference shares per token (best on
+    questions with four answers, SQuALITY); the blend was as good as the better of the two on
+    each (docs/RETRIEVAL.md)."""
+    return BLEND_ORACLE_WEIGHT * np.asarray(picks, dtype=np.float64) + \
+        (1.0 - BLEND_ORACLE_WEIGHT) * np.asarray(densities, dtype=np.float64)
+
+
 # Gradient boosting settings: shallow trees (depth 3: interactions of three features, e.g.
 # "in the conclusion, near its start, long enough") and few of them. Deeper/longer fits scored
 # worse in 2-fold cross-validation on the aclsum train split (36.2-37.3 R-2 recall against
@@ -199,32 +262,42 @@ BOOSTING = dict(learning_rate=0.05, max_iter=100, max_depth=3, max_leaf_nodes=No
 
 def train_selector(examples: Iterable[Tuple[np.ndarray, np.ndarray]], split_mode: str = DEFAULT_SPLIT_MODE,
                    training_info: Optional[Dict] = None, max_passages: int = 300_000,
-                   seed: int = 0) -> LearnedSelector:
-    """Fit the selector on ``(features, labels)`` pairs, one per record.
+                   seed: int = 0, objective: str = "oracle") -> LearnedSelector:
+    """Fit the selector on ``(features, targets)`` pairs, one per record.
 
-    Above ``max_passages`` training passages, unpicked ones are subsampled (seeded) so that
-    training stays within minutes; every oracle pick is kept.
+    ``objective`` "oracle": targets are 0/1 oracle labels, a classifier (log-odds). "density"
+    and "blend": targets are :func:`passage_densities` or :func:`blend_targets`, a least-squares
+    regressor (the same trees and file).
+    Above ``max_passages`` training passages, passages without signal (unpicked, density 0)
+    are subsampled (seeded) so that training stays within minutes; every other is kept.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier  # only training needs scikit-learn
+    # only training needs scikit-learn
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     blocks = list(examples)
     if not blocks:
         raise ValueError("no training records")
     features = np.vstack([f for f, _ in blocks])
     labels = np.concatenate([y for _, y in blocks])
-    positives = int(labels.sum())
-    if positives == 0 or positives == len(labels):
-        raise ValueError(f"the oracle labelled {positives} of {len(labels)} passages positive; "
-                         f"need both classes to train")
+    positives = int(np.count_nonzero(labels))
+    if positives == 0 or (objective == "oracle" and positives == len(labels)):
+        what = "the oracle labelled" if objective == "oracle" else "the references share n-grams with"
+        raise ValueError(f"{what} {positives} of {len(labels)} passages; need "
+                         f"{'both classes' if objective == 'oracle' else 'some'} to train")
     n_total = len(labels)
     if n_total > max_passages:
         negatives = np.flatnonzero(labels == 0)
         keep = np.random.RandomState(seed).choice(negatives, max(max_passages - positives, 1), replace=False)
-        rows = np.sort(np.concatenate([np.flatnonzero(labels == 1), keep]))
+        rows = np.sort(np.concatenate([np.flatnonzero(labels != 0), keep]))
         features, labels = features[rows], labels[rows]
         logger.info("subsampled %d of %d training passages (all %d oracle picks kept)",
                     len(labels), n_total, positives)
-    model = HistGradientBoostingClassifier(early_stopping=False, random_state=seed, **BOOSTING)
+    if objective == "oracle":
+        model = HistGradientBoostingClassifier(early_stopping=False, random_state=seed, **BOOSTING)
+    else:
+        model = HistGradientBoostingRegressor(early_stopping=False, random_state=seed, **BOOSTING)
     model.fit(features, labels)
     trees = []
     for iteration in model._predictors:
@@ -237,9 +310,9 @@ def train_selector(examples: Iterable[Tuple[np.ndarray, np.ndarray]], split_mode
     info = dict(training_info or {})
     info.update(records=len(blocks), passages=n_total, passages_used=int(len(labels)), positives=positives,
                 boosting=dict(BOOSTING))
-    logger.info("trained %d trees on %d records, %d passages (%d oracle picks)",
-                len(trees), len(blocks), len(labels), positives)
-    return LearnedSelector(float(np.ravel(model._baseline_prediction)[0]), trees, split_mode, info)
+    logger.info("trained %d trees (objective %s) on %d records, %d passages (%d with signal)",
+                len(trees), objective, len(blocks), len(labels), positives)
+    return LearnedSelector(float(np.ravel(model._baseline_prediction)[0]), trees, split_mode, info, objective)
 
 
 _LOADED: Dict[str, Tuple[float, LearnedSelector]] = {}
@@ -268,15 +341,12 @@ class LearnedRetriever(ScoringRetriever):
         self.selector = load_selector_cached(self.selector_path)
 
     def score(self, passages, query, reference, title):
-        # the same record scored again (the default's candidates: learned and the hybrids in
-        # turn) reuses its scores: features are most of the cost
-        key = (self.selector, query, title,
-               tuple((p.text, p.doc, p.paragraph, p.section, p.section_title) for p in passages))
-        if _LAST_SCORES and _LAST_SCORES[0] == key:
-            return _LAST_SCORES[1].copy()
-        scores = self.selector.score_features(passage_features(passages, query, title))
-        _LAST_SCORES[:] = [key, scores]
-        return scores.copy()
+        # the same record scored again (the default's candidates: learned and the hybrids of
+        # each selector in turn) reuses its features: they are most of the cost
+        key = (query, title, tuple((p.text, p.doc, p.paragraph, p.section, p.section_title) for p in passages))
+        if not (_LAST_FEATURES and _LAST_FEATURES[0] == key):
+            _LAST_FEATURES[:] = [key, passage_features(passages, query, title)]
+        return self.selector.score_features(_LAST_FEATURES[1])
 
 
-_LAST_SCORES: List = []
+_LAST_FEATURES: List = []

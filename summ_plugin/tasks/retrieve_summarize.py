@@ -10,6 +10,7 @@
 """
 import json
 import logging
+import os
 from argparse import Namespace
 from dataclasses import dataclass, field
 from typing import Optional
@@ -18,7 +19,7 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
 from ..data.data_bin import DataBinError
-from ..data.config import prepare_setting_field
+from ..data.config import allow_bpe_mismatch_field, prepare_setting_field
 from ..hydra_compat import give_model_args_the_task_name
 from ..positions import install_position_extension_hook
 from ..registry import register_task_once
@@ -56,6 +57,7 @@ class RetrieveSummarizeConfig(TranslationConfig):
     dict_path: Optional[str] = field(
         default=None, metadata={"help": "dict.txt for raw data; default: DATA/dict.txt"}
     )
+    allow_bpe_mismatch: bool = allow_bpe_mismatch_field()
     raw_cache_dir: Optional[str] = field(
         default=None, metadata={"help": "where prepared raw data is cached (default DATA/.summ_cache)"}
     )
@@ -102,6 +104,44 @@ def refuse_eval_bleu(cfg) -> None:
         )
 
 
+# task settings that name files or directories (DATA may list shards joined with ':')
+PATH_SETTINGS = ("data", "encoder_json", "vocab_bpe", "dict_path", "raw_cache_dir")
+
+
+def record_absolute_paths(cfg) -> None:
+    """Make the task's paths absolute before training starts: fairseq stores the task settings
+    in every checkpoint, and a relative path read later (summ-summarize, summ-export-hf, a
+    resumed run) would be resolved against that day's working directory, where it may lead to
+    other files."""
+    if cfg is None:
+        return
+    from omegaconf import OmegaConf, open_dict
+
+    for name in PATH_SETTINGS:
+        value = getattr(cfg, name, None)
+        if isinstance(value, str) and value:
+            value = (os.pathsep.join(os.path.abspath(p) if p else p for p in value.split(os.pathsep))
+                     if name == "data" else os.path.abspath(value))
+            if OmegaConf.is_config(cfg):
+                with open_dict(cfg):
+                    setattr(cfg, name, value)
+            else:
+                setattr(cfg, name, value)
+
+
+def stored_task_config(cfg):
+    """The task settings the trainer saves in checkpoints. fairseq's setup_task hands the task a
+    merged copy of them (merge_with_parent), whose parent is the whole run's config: its
+    ``task`` is the one saved. None when there is no such parent (a plain namespace)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.is_config(cfg):
+        return None
+    parent = cfg._get_parent()
+    stored = parent.get("task") if parent is not None and OmegaConf.is_dict(parent) else None
+    return stored if OmegaConf.is_config(stored) and stored is not cfg else None
+
+
 @register_task_once("retrieve_summarize", dataclass=RetrieveSummarizeConfig)
 class RetrieveSummarizeTask(TranslationTask):
     cfg: RetrieveSummarizeConfig
@@ -115,6 +155,12 @@ class RetrieveSummarizeTask(TranslationTask):
     @classmethod
     def setup_task(cls, cfg: RetrieveSummarizeConfig, **kwargs):
         refuse_eval_bleu(cfg)
+        if not kwargs.get("from_checkpoint"):
+            # the checkpoint stores these: absolute, so that they never depend on where it is
+            # used. A checkpoint's own settings are left as stored: the tools that read an older
+            # one's relative paths say how they resolve them (data/bpe_record.py)
+            record_absolute_paths(cfg)
+            record_absolute_paths(stored_task_config(cfg))
         # A raw directory becomes a cached data-bin before the dictionaries are read.
         cfg.data = raw_data.resolve_data_path(cfg)
         positions_check.check_positions_fit_data(cfg.data, cfg.max_source_positions, "task")

@@ -4,8 +4,6 @@ fairseq sums logging outputs over batches and (all-reduce) over workers, so each
 per-metric sums of F1 and a sample count; the epoch figure is sum / count over all samples,
 exact however the validation set is split (never an average of batch averages).
 """
-import os
-
 import torch
 from fairseq import metrics, utils
 
@@ -14,16 +12,19 @@ from ..rouge import COUNT_KEY, ROUGE_TYPES, SUM_KEYS, rouge_from_sums, rouge_sum
 
 
 def build_gpt2_bpe(cfg):
-    """The GPT-2 BPE from the task's files (default: the data directory's), loaded as every
-    summ-* tool loads it (summ_plugin.data.bpe)."""
-    data_dir = utils.split_paths(cfg.data)[0]
-    encoder_json = cfg.encoder_json or os.path.join(data_dir, "encoder.json")
-    vocab_bpe = cfg.vocab_bpe or os.path.join(data_dir, "vocab.bpe")
-    for option, path in (("--encoder-json", encoder_json), ("--vocab-bpe", vocab_bpe)):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"--eval-rouge needs the GPT-2 BPE files to detokenize: {path} not found (give {option})"
-            )
+    """The GPT-2 BPE from the task's files (default: those the data-bin's prepare.json records,
+    else copies in the data directory), checked against the data-bin's sha256 record and loaded
+    as every summ-* tool loads it (summ_plugin.data.bpe_record, summ_plugin.data.bpe)."""
+    from ..data.bpe_record import BPERecordError, resolve_bpe_files
+    from ..data.data_bin import DataBin
+
+    data_bin = DataBin.locate(cfg.data)
+    try:
+        encoder_json, vocab_bpe = resolve_bpe_files(
+            data_bin, {"encoder_json": cfg.encoder_json, "vocab_bpe": cfg.vocab_bpe},
+            allow_mismatch=getattr(cfg, "allow_bpe_mismatch", False))
+    except BPERecordError as err:
+        raise BPERecordError(f"--eval-rouge: {err}") from None
     return load_gpt2_bpe(encoder_json, vocab_bpe)
 
 
