@@ -764,3 +764,10 @@ def test_train_selector_budget_too_small_is_refused(tmp_path, capsys):
     assert code == 2
     assert_one_line_error(err, "summ-train-selector: error: ", "--max-source-positions -1: too small")
     assert not (tmp_path / "s.json").exists()
+
+
+def test_eval_rouge_args_with_nan_are_not_generation_settings():
+    from summ_plugin.generation_settings import UNVALIDATED_DEFAULTS, validated_generation_settings
+
+    settings, where = validated_generation_settings('{"lenpen": NaN, "beam": 4}')
+    assert settings == UNVALIDATED_DEFAULTS and "no --eval-rouge-args" in where

@@ -224,9 +224,11 @@ class RetrieveSummarizeTask(TranslationTask):
         if self.cfg.eval_rouge:
             self.bpe = rouge_eval.build_gpt2_bpe(self.cfg)
             try:
-                gen_args = json.loads(self.cfg.eval_rouge_args)
+                gen_args = loads_finite_json(self.cfg.eval_rouge_args)
             except json.JSONDecodeError as err:
                 raise ValueError(f"--eval-rouge-args is not valid JSON ({err.msg}): {self.cfg.eval_rouge_args}") from None
+            except NonFiniteNumberError as err:
+                raise NonFiniteNumberError(f"--eval-rouge-args: {err}") from None
             self.sequence_generator = self.build_generator([model], Namespace(**gen_args))
         return model
 
