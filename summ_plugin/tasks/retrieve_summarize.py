@@ -21,6 +21,7 @@ from fairseq.tasks.translation import TranslationConfig, TranslationTask
 from ..data.data_bin import DataBinError
 from ..data.config import allow_bpe_mismatch_field, prepare_setting_field
 from ..hydra_compat import give_model_args_the_task_name
+from ..numbers import NonFiniteNumberError, loads_finite_json
 from ..positions import install_position_extension_hook
 from ..registry import register_task_once
 from ..vocab_fix import install_vocab_fix_hook
