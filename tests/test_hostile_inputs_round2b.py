@@ -677,7 +677,9 @@ def test_raw_directory_errors_are_plugin_errors(tiny_raw_dir, tmp_path):
     (['[1, 2]'], 1.0, 0.1, "expected a JSON object"),
     (['{"rouge1_recall": 0.5'], 1.0, 0.1, "malformed JSON"),
     (['{"rouge1_recall": 0.5}'], float("nan"), 0.1, "--support-weighting-power"),
-    (['{"rouge1_recall": 0.5}'], 1.0, 0.0, "--support-weighting-floor"),
+    (['{"rouge1_recall": 0.5}'], 1.0, -0.5, "--support-weighting-floor"),
+    (['{"rouge1_recall": 0.5}'], -1.0, 0.0, "infinite weight"),
+    (['{"rouge1_recall": 0.0}'], 1.0, 0.0, "every pair would get weight 0"),
 ])
 def test_support_weighting_meta_errors_are_user_errors(lines, power, floor, expected, tmp_path):
     from summ_plugin.errors import UserError

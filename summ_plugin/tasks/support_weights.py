@@ -28,14 +28,19 @@ def check_weighting_options(power: float, floor: float) -> None:
         problem = number_problem(value)
         if problem:
             raise SupportWeightsError(f"{option} {value}: {problem}")
-    if not 0 < floor <= 1:
-        raise SupportWeightsError(f"--support-weighting-floor {floor}: must be in (0, 1] (a coverage; 0 would give "
-                                  "uncovered pairs no weight, or an infinite one with a negative power)")
+    if not 0 <= floor <= 1:
+        raise SupportWeightsError(f"--support-weighting-floor {floor}: must be in [0, 1] (a coverage)")
+    if floor == 0 and power < 0:
+        raise SupportWeightsError(f"--support-weighting-power {power} with --support-weighting-floor 0: a pair of "
+                                  "coverage 0 would get an infinite weight; give a floor above 0")
 
 
 def support_weights_from_coverage(coverage, power: float = 1.0, floor: float = 0.1) -> np.ndarray:
     coverage = np.asarray(coverage, dtype=np.float64)
     weights = np.maximum(coverage, floor) ** power
+    if not weights.mean() > 0:  # floor 0 and no coverage anywhere: 0 / 0
+        raise SupportWeightsError("--support-weighting: every pair would get weight 0 (coverage 0 everywhere and "
+                                  "--support-weighting-floor 0); give a floor above 0")
     return weights / weights.mean()
 
 
