@@ -49,12 +49,19 @@ def make_parent_directory(path: str) -> str:
     return directory
 
 
+class OutputIsADirectoryError(UserError):
+    """A file output's path names a directory."""
+
+
 @contextmanager
 def atomic_output(path: str, mode: str = "w", encoding: str = "utf-8"):
     """``with atomic_output(path) as handle:`` write; published only if the block succeeds.
 
     A symlink is followed (its target is replaced, the link kept); a device or pipe is written
     straight to (:func:`is_stream`)."""
+    if os.path.isdir(path):
+        # refused before the work: the rename at the end would fail, naming the temp file
+        raise OutputIsADirectoryError(f"{path}: is a directory; give the path of a file to write")
     binary = "b" in mode
     if is_stream(path):
         with open(path, mode, **({} if binary else {"encoding": encoding, "newline": "\n"})) as handle:

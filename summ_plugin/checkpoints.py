@@ -49,6 +49,7 @@ from typing import Any, List, Optional, Tuple, Union
 import torch
 
 from .atomic import atomic_output
+from .checkpoint_contents import CheckpointContentsError, check_checkpoint_contents  # noqa: F401 (re-exported)
 from .errors import UserError, find_user_error
 
 logger = logging.getLogger(__name__)
@@ -245,6 +246,12 @@ def _corrupt_error(f: Any, err: BaseException) -> "CorruptCheckpointError":
     )
 
 
+def load_fairseq_checkpoint(path: Union[str, os.PathLike]) -> dict:
+    """:func:`load_checkpoint_safely` of a file that must be a fairseq checkpoint with usable
+    weights (summ_plugin.checkpoint_contents); a CheckpointContentsError says what it is not."""
+    return check_checkpoint_contents(load_checkpoint_safely(path), os.fspath(path))
+
+
 def load_checkpoint_safely(path: Union[str, os.PathLike, io.IOBase],
                            map_location: Any = "cpu") -> Any:
     """``torch.load`` with ``weights_only=True`` and the fairseq allow-list.
@@ -269,7 +276,10 @@ class _TorchWithSafeLoad(types.ModuleType):
 
     @staticmethod
     def load(f: Any, map_location: Any = None, **kwargs: Any) -> Any:
-        return _weights_only_load(f, map_location=map_location, **kwargs)
+        # every load in checkpoint_utils is of a checkpoint: judge what it holds before
+        # fairseq indexes it
+        return check_checkpoint_contents(_weights_only_load(f, map_location=map_location, **kwargs),
+                                         _describe_source(f))
 
 
 def install_safe_fairseq_loading() -> bool:
@@ -307,11 +317,80 @@ class _AtomicCopyPathManager:
             return self._path_manager.copy(src_path, dst_path, overwrite=overwrite)
         if os.path.exists(dst_path) and not overwrite:
             return False
-        with atomic_output(dst_path, "wb") as out, open(src_path, "rb") as source:
-            shutil.copyfileobj(source, out, 1 << 24)
+        try:
+            with atomic_output(dst_path, "wb") as out, open(src_path, "rb") as source:
+                shutil.copyfileobj(source, out, 1 << 24)
+                out.flush()
+                os.fsync(out.fileno())
+        except UserError:
+            raise
+        except OSError as err:
+            raise _write_failure(dst_path, err) from err
+        return True
+
+
+class CheckpointWriteError(UserError, OSError):
+    """A checkpoint could not be written (disk full, quota, read-only); nothing partial is left."""
+
+
+def _write_failure(path: str, err: BaseException) -> CheckpointWriteError:
+    from .safe_io import find_write_error, write_error_message
+
+    cause = find_write_error(err)
+    if cause is not None:
+        reason = write_error_message(cause).rsplit(": ", 1)[-1]
+    else:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = text[:200]
+        try:  # torch's stream writer reports a full disk as "file write failed", without errno
+            stats = os.statvfs(os.path.dirname(os.path.abspath(path)) or ".")
+            if stats.f_bavail * stats.f_frsize < (64 << 20):
+                reason += " (the disk is full or nearly)"
+        except OSError:
+            pass
+    return CheckpointWriteError(
+        f"{path}: cannot write the checkpoint ({reason}); nothing partial was left, the files already in "
+        "the directory are unchanged: free space (or fix the permission) and run again (fairseq-train resumes "
+        "from checkpoint_last.pt)")
+
+
+def save_checkpoint_atomically(obj: Any, path: str) -> None:
+    """``torch.save`` to a PID-named temp file beside ``path``, fsync, rename: ``path`` is the
+    old file or the complete new one; on failure the temp file is removed and a
+    :class:`CheckpointWriteError` says why in one line."""
+    try:
+        with atomic_output(path, "wb") as out:
+            torch.save(obj, out)
             out.flush()
             os.fsync(out.fileno())
+    except UserError:
+        raise
+    except (OSError, RuntimeError) as err:  # torch wraps the writer's OSError in RuntimeError
+        raise _write_failure(path, err) from err
+
+
+def install_atomic_checkpoint_saves() -> bool:
+    """Make fairseq's ``torch_persistent_save`` (every checkpoint fairseq-train writes)
+    :func:`save_checkpoint_atomically`: fairseq writes ``NAME.tmp`` and leaves it half-written
+    when the disk fills, retries twice with 2.5 s sleeps and logs a traceback; then fails with
+    torch's "file write failed" traceback."""
+    try:
+        from fairseq import checkpoint_utils
+    except ImportError:
+        return False
+    original = checkpoint_utils.torch_persistent_save
+    if getattr(original, "_summ_plugin_atomic", False):
         return True
+
+    def torch_persistent_save(obj, filename, async_write: bool = False):
+        if async_write or not isinstance(filename, str) or \
+                checkpoint_utils.PathManager.path_requires_pathmanager(filename):
+            return original(obj, filename, async_write=async_write)
+        return save_checkpoint_atomically(obj, filename)
+
+    torch_persistent_save._summ_plugin_atomic = True
+    checkpoint_utils.torch_persistent_save = torch_persistent_save
+    return True
 
 
 def install_atomic_checkpoint_copies() -> bool:
@@ -347,4 +426,5 @@ def install_one_line_user_errors() -> None:
 
 install_safe_fairseq_loading()
 install_atomic_checkpoint_copies()
+install_atomic_checkpoint_saves()
 install_one_line_user_errors()

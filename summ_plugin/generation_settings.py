@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple
 
+from summ_plugin.numbers import loads_finite_json
+
 # build_generator's getattr defaults: what --eval-rouge used for a key its JSON did not give
 FAIRSEQ_GENERATION_DEFAULTS = {
     "beam": 5, "lenpen": 1.0, "max_len_a": 0.0, "max_len_b": 200, "min_len": 1, "no_repeat_ngram_size": 0,
@@ -54,7 +56,8 @@ def validated_generation_settings(eval_rouge_args: Any) -> Tuple[Dict[str, Any],
     ``eval_rouge_args``: a JSON string or a dict), and where they came from."""
     if eval_rouge_args and eval_rouge_args != "{}":
         try:
-            given = json.loads(eval_rouge_args) if isinstance(eval_rouge_args, str) else dict(eval_rouge_args)
+            # NaN / Infinity: not settings anyone validated with (and not JSON): the defaults then
+            given = loads_finite_json(eval_rouge_args) if isinstance(eval_rouge_args, str) else dict(eval_rouge_args)
         except (json.JSONDecodeError, TypeError, ValueError):
             given = None
         if isinstance(given, dict):

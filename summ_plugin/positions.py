@@ -18,6 +18,7 @@ offline (:func:`fix_checkpoint_positions`); both call :func:`resized_position_ta
 they give the same weights. No fairseq import.
 """
 import logging
+import os
 from argparse import Namespace
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -42,8 +43,35 @@ class PositionFixError(UserError, ValueError):
     """The checkpoint's position table cannot be made to fit what was asked."""
 
 
+def physical_memory_bytes() -> Optional[int]:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _human(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def check_position_table_fits_memory(max_positions: int, dim: int, itemsize: int, what: str) -> None:
+    """Refuse a position table larger than this machine's memory, naming what it needs:
+    ``--max-source-positions 1000000000000`` would otherwise end in torch's allocator
+    ("you tried to allocate 64000000000128 bytes") with a traceback."""
+    need = (int(max_positions) + POSITION_OFFSET) * int(dim) * int(itemsize)
+    total = physical_memory_bytes()
+    if total is not None and need > total:
+        raise PositionFixError(
+            f"{what} {max_positions}: a position table of {max_positions} x {dim} needs {_human(need)} of memory, "
+            f"more than this machine's {_human(total)}; give a realistic number of positions")
+
+
 def resized_position_table(weight: torch.Tensor, max_positions: int,
-                           offset: int = POSITION_OFFSET) -> torch.Tensor:
+                           offset: int = POSITION_OFFSET, what: str = "max positions") -> torch.Tensor:
     """A ``(max_positions + offset, dim)`` table from ``weight`` (``(old + offset, dim)``).
 
     Growing: the old rows stay first, unchanged; then the pretrained position rows (without
@@ -55,6 +83,8 @@ def resized_position_table(weight: torch.Tensor, max_positions: int,
     if max_positions < 1:
         raise PositionFixError(f"max positions must be >= 1, got {max_positions}")
     new_rows = max_positions + offset
+    if new_rows > weight.size(0):
+        check_position_table_fits_memory(max_positions, weight.size(1), weight.element_size(), what)
     if new_rows <= weight.size(0):
         return weight[:new_rows].clone()
     pretrained = weight[offset:]
@@ -100,7 +130,8 @@ def resize_position_tables(model_state: Dict[str, Any], targets: Dict[str, int],
             raise PositionFixError(
                 f"{key} holds {old} positions and {positions} were asked for: refusing to cut "
                 f"positions {positions}-{old - 1} (pass --allow-shrink to cut them)")
-        model_state[key] = resized_position_table(weight, positions, offset)
+        option = "--max-source-positions" if side == "encoder" else "--max-target-positions"
+        model_state[key] = resized_position_table(weight, positions, offset, what=option)
         changes.append((key, list(weight.shape), list(model_state[key].shape),
                         _describe(side, old, positions)))
     return changes

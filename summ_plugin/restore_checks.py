@@ -16,6 +16,7 @@ import logging
 import re
 from typing import Any, Optional, Tuple
 
+from .checkpoint_contents import state_dict_mismatch
 from .errors import UserError, find_user_error
 
 logger = logging.getLogger(__name__)
@@ -82,10 +83,14 @@ _DETAIL = re.compile(r"(size mismatch for [^\n]*|Missing key\(s\)[^\n]*|Unexpect
 
 
 def architecture_mismatch_detail(err: BaseException) -> Optional[str]:
-    """The first line of torch's load_state_dict report behind fairseq's generic message."""
+    """One line for torch's load_state_dict report behind fairseq's generic message: N missing
+    parameters (the first named), shapes that do not fit; else its first line."""
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
+        summary = state_dict_mismatch(str(err))
+        if summary:
+            return summary
         match = _DETAIL.search(str(err))
         if match:
             detail = match.group(1).strip()
@@ -114,11 +119,35 @@ def load_checkpoint_checked(original, cfg, trainer, **passthrough_args):
         ) from err
 
 
+def load_model_ensemble_checked(original, filenames, *args, **kwargs):
+    """fairseq's ``checkpoint_utils.load_model_ensemble_and_task`` (fairseq-generate,
+    summ-summarize, the hub) with torch's multi-line report of a state dict that does not fit
+    the model (missing parameters, other shapes) as one line naming the file."""
+    try:
+        return original(filenames, *args, **kwargs)
+    except RuntimeError as err:
+        detail = state_dict_mismatch(str(err))
+        if detail is None or find_user_error(err) is not None:
+            raise
+        names = ", ".join(str(f) for f in filenames) if isinstance(filenames, (list, tuple)) else str(filenames)
+        raise RestoreError(
+            f"{names}: the checkpoint's weights do not fit the model its configuration builds: {detail}; "
+            "the file is damaged or was edited: use the checkpoint as fairseq saved it"
+        ) from None
+
+
 def install_restore_checks() -> bool:
     try:
         from fairseq import checkpoint_utils
     except ImportError:
         return False
+    ensemble = checkpoint_utils.load_model_ensemble_and_task
+    if not getattr(ensemble, "_summ_plugin_checked", False):
+        def load_model_ensemble_and_task(filenames, *args, **kwargs):
+            return load_model_ensemble_checked(ensemble, filenames, *args, **kwargs)
+
+        load_model_ensemble_and_task._summ_plugin_checked = True
+        checkpoint_utils.load_model_ensemble_and_task = load_model_ensemble_and_task
     current = checkpoint_utils.load_checkpoint
     if getattr(current, "_summ_plugin_checked", False):
         return True

@@ -141,7 +141,9 @@ def score_samples(
     n = len(pairs)
     if n == 0:
         return np.zeros((0, len(ROUGE_TYPES), len(STATISTICS)), dtype=np.float64)
-    workers = max(1, int(workers))
+    from summ_plugin.data.pool import usable_workers
+
+    workers = usable_workers(max(1, int(workers)))
     useful_workers = min(workers, max(1, n // MIN_PAIRS_PER_WORKER))
     if useful_workers < workers:
         logger.info(

@@ -33,6 +33,10 @@ _WRITE_ERRNOS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.EFBIG: "file too large",
+    # a path of the wrong kind: a directory where a file goes, a file where a directory goes
+    errno.EISDIR: "is a directory",
+    errno.ENOTDIR: "a part of the path is not a directory",
+    errno.EEXIST: "exists and is not a directory",
 }
 
 

@@ -28,6 +28,7 @@ from summ_plugin.data.config import allow_bpe_mismatch_field
 from summ_plugin.data.formats import iter_jsonl_objects
 from summ_plugin.data.records import BadRecordError
 from summ_plugin.errors import UserError
+from summ_plugin.numbers import seed_int
 
 logger = logging.getLogger("summ_plugin.cli.score")
 
@@ -63,7 +64,7 @@ class ScoreConfig:
         "help": "write per-example F1 (JSONL: id, rouge1, ...) to OUT", "metavar": "OUT"})
     workers: int = field(default=1, metadata={"help": "processes for per-example scoring", "metavar": "N"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples (0: no CI)", "metavar": "N"})
-    seed: int = field(default=0, metadata={"help": "bootstrap seed", "metavar": "N"})
+    seed: int = field(default=0, metadata={"help": "bootstrap seed", "metavar": "N", "type": seed_int})
     quiet: bool = field(default=False, metadata={"help": "no progress bar or log messages (--log-level WARNING)"})
 
 

@@ -453,6 +453,10 @@ def test_item13_summarize_and_fix_vocab_disk_full_is_one_line(failure, text, tmp
     checkpoint = str(tmp_path / "model.pt")
     make_bart_checkpoint(checkpoint, symbols)
     monkeypatch.setattr(fix_vocab_module, "atomic_output", failure)
+    # the fixed checkpoint is written by the one checkpoint writer (checkpoints.save_checkpoint_atomically)
+    import summ_plugin.checkpoints as checkpoints_module
+
+    monkeypatch.setattr(checkpoints_module, "atomic_output", failure)
     code, _, err = run_cli(fix_vocab_module.main, ["--checkpoint", checkpoint, "--dict",
                                                    write_dict(str(tmp_path / "d.txt"), symbols[:30]),
                                                    "--out", str(tmp_path / "f.pt")], capsys)

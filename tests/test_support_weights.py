@@ -6,6 +6,7 @@ import pytest
 import torch
 from fairseq.data import Dictionary, LanguagePairDataset
 
+from summ_plugin.errors import UserError
 from summ_plugin.tasks.support_weights import (
     SampleWeightsDataset,
     load_support_weights,
@@ -47,5 +48,5 @@ def test_meta_file_must_match_the_data_bin(tmp_path):
     assert load_support_weights(str(tmp_path), "train", 3, power=1.0, floor=0.1).tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="3 lines but the train data-bin has 4"):
         load_support_weights(str(tmp_path), "train", 4, power=1.0, floor=0.1)
-    with pytest.raises(FileNotFoundError, match="summ-prepare"):
+    with pytest.raises(UserError, match="summ-prepare"):  # one line under fairseq-train
         load_support_weights(str(tmp_path), "valid", 3, power=1.0, floor=0.1)

@@ -27,6 +27,8 @@ import typing
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Type
 
+from summ_plugin.numbers import find_non_finite, finite_float
+
 USER_ERROR_STATUS = 2  # argparse's status for a bad command line
 INTERRUPTED_STATUS = 130  # the shell's status for a run ended by SIGINT
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -57,13 +59,17 @@ def add_log_level_option(parser: argparse.ArgumentParser) -> None:
 
 
 def json_object(text: str) -> Dict:
-    """argparse type of a JSON-object option (``--retriever-options '{"k1": 1.5}'``)."""
+    """argparse type of a JSON-object option (``--retriever-options '{"k1": 1.5}'``); NaN,
+    Infinity and numbers beyond a float are refused (they are no JSON and no setting)."""
     from summ_plugin.data.formats.jsonl import JSONTextError, parse_json
 
     try:
         value = parse_json(text)
     except JSONTextError as err:
         raise argparse.ArgumentTypeError(f"not valid JSON ({err.reason})") from None
+    bad = find_non_finite(value)
+    if bad:
+        raise argparse.ArgumentTypeError(f"{bad}: not a finite number of a usable size")
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {type(value).__name__}")
     return value
@@ -82,7 +88,7 @@ def _value_type(annotation):
     return typing.get_origin(annotation) or annotation
 
 
-_TYPES = {int: int, float: float, str: str, dict: json_object, tuple: comma_list}
+_TYPES = {int: int, float: finite_float, str: str, dict: json_object, tuple: comma_list}
 
 
 def field_default(f: dataclasses.Field):
@@ -107,7 +113,7 @@ def add_dataclass_arguments(parser, cls: Type, *, include: Optional[Iterable[str
 
     The option is ``--field-name`` (or ``names[field]``), its dest the field's name, so that
     ``cls(**{name: getattr(args, name)})`` rebuilds the config. Type, default and help come from
-    the field (``metadata``: ``help``, ``choices``, ``metavar``, ``aliases``); a bool field is a flag. A field
+    the field (``metadata``: ``help``, ``choices``, ``metavar``, ``aliases``, ``type``); a bool field is a flag. A field
     without a default is a required option, or (``required=False``) defaults to None and the
     caller checks it. ``include``: only these fields, in this order; ``exclude``: not these.
     """
@@ -134,6 +140,8 @@ def add_dataclass_arguments(parser, cls: Type, *, include: Optional[Iterable[str
         value_type = _value_type(hints[name])
         if value_type is bool:
             kwargs["action"] = "store_true"
+        elif "type" in f.metadata:  # a narrower argparse type (numbers.seed_int)
+            kwargs["type"] = f.metadata["type"]
         elif value_type in _TYPES:
             kwargs["type"] = _TYPES[value_type]
         else:

@@ -21,6 +21,7 @@ from typing import List, Optional
 from summ_plugin.atomic import atomic_output
 from summ_plugin.cli.common import FileOptions, add_log_level_option, run_main
 from summ_plugin.errors import UserError
+from summ_plugin.numbers import seed_int
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the task adds <mask> to the dictionary (denoising-style tasks)")
     parser.add_argument("--checkpoint-dict",
                         help="the checkpoint's own dict.txt: map rows by symbol instead of index")
-    parser.add_argument("--seed", type=int, default=0, help="seed for new rows (default 0)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed for new rows (default 0)")
     parser.add_argument("--max-dropped-rows", type=int, default=DEFAULT_MAX_DROPPED_ROWS,
                         help="refuse dictionaries that drop more checkpoint rows than this "
                         f"(default {DEFAULT_MAX_DROPPED_ROWS}; bart.base to the GPT-2 dict.txt drops 937)")
@@ -107,20 +108,21 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("nothing to do: give --dict and/or --max-source-positions / --max-target-positions")
     if (args.add_mask or args.checkpoint_dict) and not args.dict_path:
         parser.error("--add-mask and --checkpoint-dict need --dict")
-    import torch
-
-    from ..checkpoints import CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint_safely
+    from ..checkpoints import (CheckpointContentsError, CorruptCheckpointError, UnsafeCheckpointError,
+                               load_fairseq_checkpoint, save_checkpoint_atomically)
     from ..positions import PositionFixError, fix_checkpoint_positions
     from ..vocab_fix import FixReport, VocabFixError, embedding_rows, fix_checkpoint
 
     if not os.path.isfile(args.checkpoint):
         raise UserError(f"checkpoint not found: {args.checkpoint}")
+    if os.path.isdir(args.out):
+        raise UserError(f"--out {args.out}: is a directory; give the path of the checkpoint file to write")
     target = _load_dictionary(args.dict_path, args.add_mask) if args.dict_path else None
     checkpoint_symbols = None
     if args.checkpoint_dict:
         checkpoint_symbols = _load_dictionary(args.checkpoint_dict, False).symbols
     try:
-        checkpoint = load_checkpoint_safely(args.checkpoint)
+        checkpoint = load_fairseq_checkpoint(args.checkpoint)
         fixed, report = checkpoint, FixReport(False, "")
         if target is not None:
             if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
@@ -132,6 +134,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.max_source_positions is not None or args.max_target_positions is not None:
             fixed, position_report = fix_checkpoint_positions(
                 fixed, args.max_source_positions, args.max_target_positions, args.allow_shrink)
+    except CheckpointContentsError:
+        raise  # names the file already
     except (UnsafeCheckpointError, CorruptCheckpointError, VocabFixError, PositionFixError) as err:
         raise UserError(f"{args.checkpoint}: {err}")
     messages = [r.message for r in (report, position_report) if r is not None and r.message]
@@ -151,8 +155,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"{key}: {old} -> {new}")
     for key, old, new, _ in (position_report.changes if position_report else []):
         print(f"{key}: {old} -> {new}")
-    with atomic_output(args.out, "wb") as handle:
-        torch.save(fixed, handle)
+    save_checkpoint_atomically(fixed, args.out)  # a full disk: one line, no partial file
     changed = [r.message for r in (report, position_report) if r is not None and r.changed]
     print(f"{'; '.join(changed)}; wrote {args.out}")
     return 0

@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="output directory for encoder.json, vocab.bpe, dict.txt")
     parser.add_argument("--overwrite", action="store_true", help="replace the vocabulary files already in --out")
     parser.add_argument("--vocab-size", type=int, help="train a byte-level BPE of this many tokens")
-    parser.add_argument("--min-frequency", type=int, default=2, help="BPE merges need a pair seen this often")
+    parser.add_argument("--min-frequency", type=int, default=2, help="BPE merges need a pair seen this often "
+                        "(0 or more)")
     parser.add_argument("--encoder-json", help="use this existing BPE instead of training one (with --vocab-bpe)")
     parser.add_argument("--vocab-bpe", help="use this existing BPE instead of training one (with --encoder-json)")
     add_record_options(parser)

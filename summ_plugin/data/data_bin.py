@@ -32,6 +32,7 @@ mapped onto the same types. A newer or unknown version is a :class:`DataBinError
 No fairseq import.
 """
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from summ_plugin.atomic import atomic_write_text
 from summ_plugin.data.config import SELECTOR_FILE, SPLITS, PrepareError
+from summ_plugin.numbers import find_non_finite
 from summ_plugin.errors import UserError
 from summ_plugin.retrieval.budget import DEFAULT_SPLIT_MODE, RESERVED_TOKENS, SEPARATOR_TOKENS
 
@@ -303,6 +305,9 @@ def read_manifest(path: str) -> PrepareManifest:
         raise DataBinError(f"{path}: cannot read: {err.strerror or err}") from None
     except JSONTextError as err:
         raise DataBinError(f"{err.where}: invalid JSON ({err.reason})") from None
+    bad = find_non_finite(obj)
+    if bad:
+        raise DataBinError(f"{path}: {bad}: not a finite number (NaN, Infinity or beyond a float)")
     return PrepareManifest.from_json(obj, path)
 
 
@@ -310,7 +315,11 @@ def write_manifest(data_bin: str, manifest: PrepareManifest) -> None:
     """``data_bin``/prepare.json, atomically, with paths inside the data-bin (the selectors)
     made relative to it, so that the data-bin can move."""
     obj = _relative_to(manifest.to_json(), data_bin)
-    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # a NaN or infinity would be written as bare NaN / Infinity, which is not JSON
+    bad = find_non_finite(obj, max_magnitude=math.inf)
+    if bad:
+        raise DataBinError(f"{os.path.join(data_bin, PREPARE_JSON)}: {bad} is not a finite number; nothing was published")
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     atomic_write_text(os.path.join(data_bin, PREPARE_JSON), text)
 
 

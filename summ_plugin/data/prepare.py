@@ -31,7 +31,7 @@ from summ_plugin.safe_io import DestinationBusyError, DestinationLock, check_out
 from summ_plugin.data.bad_records import BAD_RECORD_MODES, BadRecordPolicy, with_duplicate_check
 from summ_plugin.data.encoder import ExampleEncoder
 from summ_plugin.data.formats import iter_input_records, split_input_path, write_canonical_jsonl
-from summ_plugin.data.pool import OrderedPool, chunked
+from summ_plugin.data.pool import OrderedPool, chunked, usable_workers
 from summ_plugin.data.records import BadRecordError, Record
 from summ_plugin.data.split_writer import SplitStats, SplitWriter
 from summ_plugin.data.text import clean_record
@@ -40,6 +40,7 @@ from summ_plugin.data.data_bin import (
     PREPARE_JSON, check_destination, data_path, shard_dirs, write_manifest,
 )
 from summ_plugin.data.config import SELECTOR_FILE, SOURCE_LANG, SPLITS, TARGET_LANG, PrepareConfig, PrepareError
+from summ_plugin.numbers import find_non_finite, number_problem
 from summ_plugin.retrieval.budget import RESERVED_TOKENS, SEPARATOR_TOKENS
 
 logger = logging.getLogger(__name__)
@@ -180,6 +181,8 @@ def validate_config(config: PrepareConfig) -> None:
         raise PrepareError(f"--shards must be >= 1, got {config.shards}")
     if config.selector_train_records < 1 or config.selector_valid_records < 1:
         raise PrepareError("--selector-train-records and --selector-valid-records must be >= 1")
+    if number_problem(config.max_unk_rate):  # NaN compares False: it would disable the check
+        raise PrepareError(f"--max-unk-rate {config.max_unk_rate}: {number_problem(config.max_unk_rate)}")
     if config.max_unk_rate < 0:
         raise PrepareError(f"--max-unk-rate must be >= 0 (a percentage), got {config.max_unk_rate}")
     available = list(retrieval.available_retrievers())
@@ -190,6 +193,9 @@ def validate_config(config: PrepareConfig) -> None:
         if name not in available:
             raise PrepareError(f"unknown retriever '{name}' (available: {', '.join(available)})")
         options = config.retriever_for(split)[1]
+        bad = find_non_finite(options)
+        if bad:
+            raise PrepareError(f"retriever '{name}' option {bad} is not a finite number of a usable size")
         try:  # fail on bad --retriever-options now, not in a worker halfway through
             built = retrieval.build_retriever(name, **options)
         except (TypeError, ValueError, OSError) as err:
@@ -392,6 +398,7 @@ def _prepare_locked(config: PrepareConfig, dest: str) -> str:
     from summ_plugin.data.bpe import BPEFileError, check_dictionary_matches_bpe
 
     check_destination(dest, config.overwrite)
+    config = replace(config, workers=usable_workers(config.workers))
     state_at_start = directory_state(dest, PREPARE_JSON)
     try:
         encoder = ExampleEncoder.from_config(config)  # fail before any work, naming the file

@@ -44,13 +44,14 @@ def _as_dict(value: Any) -> Dict[str, Any]:
 
 def read_fairseq_checkpoint(path: str) -> FairseqBart:
     """Load with weights_only=True and the fairseq allow-list (never unpickles code)."""
-    from ..checkpoints import CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint_safely
+    from ..checkpoints import (CheckpointContentsError, CorruptCheckpointError, UnsafeCheckpointError,
+                               load_fairseq_checkpoint)
 
     if not os.path.isfile(path):
         raise ExportError(f"checkpoint not found: {path}")
     try:
-        checkpoint = load_checkpoint_safely(path)
-    except (CorruptCheckpointError, UnsafeCheckpointError) as err:
+        checkpoint = load_fairseq_checkpoint(path)
+    except (CorruptCheckpointError, UnsafeCheckpointError, CheckpointContentsError) as err:
         raise ExportError(str(err)) from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
         raise ExportError(f"{path}: not a fairseq checkpoint (no 'model' state dict)")

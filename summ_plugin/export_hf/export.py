@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from ..atomic import publish_directory
+from ..checkpoint_contents import state_dict_mismatch
 from ..data.config import allow_bpe_mismatch_field, trained_bpe_field, trained_data_bin_field
 from .checkpoint import check_is_bart, read_fairseq_checkpoint
 from .errors import ExportError
@@ -82,12 +83,20 @@ def write_export(tmp: str, options: ExportOptions, bart, data_bin, vocab, merges
     from transformers import BartForConditionalGeneration
 
     model = BartForConditionalGeneration(config)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shapes that do not fit the configuration's sizes
+        detail = state_dict_mismatch(str(err))
+        if detail is None:
+            raise
+        raise ExportError(f"{options.checkpoint}: the checkpoint's weights do not fit the model its "
+                          f"configuration describes: {detail}") from None
     # tied copies may be reported missing; anything else means the mapping is wrong
     missing = [k for k in missing if not k.endswith("embed_tokens.weight") and k != "lm_head.weight"]
     if missing or unexpected:
-        raise ExportError(f"{options.checkpoint}: weights do not map onto transformers' BART "
-                          f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+        first = (missing or unexpected)[0]
+        raise ExportError(f"{options.checkpoint}: weights do not map onto transformers' BART: "
+                          f"{len(missing)} parameter(s) missing, {len(unexpected)} unexpected (first {first})")
     model.generation_config = build_generation_config(generation, vocab, max_target)
     model.eval()
     model.save_pretrained(tmp, safe_serialization=True)

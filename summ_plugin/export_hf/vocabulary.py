@@ -1,7 +1,6 @@
 """The vocabulary of an export: the data-bin's dictionary (checked against the checkpoint's
 rows), the GPT-2 BPE files, and the map from every token string to the model row fairseq
 would feed for it (BPE symbols the dictionary lacks become aliases of ``<unk>``)."""
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple

@@ -1,6 +1,7 @@
 """The source budget: how many positions a selected source may take, and how they are counted.
 
-A leaf module (no import from the rest of the package at import time), so that every layer
+A leaf module (no import from the rest of the package at import time but the import-free
+errors.py), so that every layer
 can take its numbers from here: the retrieval functions' defaults, summ-prepare's settings and
 its record in ``prepare.json``, the ExampleEncoder. No fairseq import.
 
@@ -13,12 +14,19 @@ margin for a <s> that a model variant may prepend. ``SEPARATOR_TOKENS``: the </s
 a query. ``DEFAULT_SPLIT_MODE``: how documents are cut into passages unless a tool is told
 otherwise (``SPLIT_MODES`` in passages.py lists the others).
 """
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
+
+from summ_plugin.errors import UserError
 
 RESERVED_TOKENS = 2
 SEPARATOR_TOKENS = 1
 DEFAULT_SPLIT_MODE = "sentence"
+
+
+class BudgetError(UserError, ValueError):
+    """A source budget that cannot hold a passage (``--max-positions -1``)."""
 
 
 @dataclass
@@ -37,12 +45,14 @@ class Budget:
     separator_tokens: int = SEPARATOR_TOKENS
     token_bounds: Optional[Callable[[str], Tuple[int, int]]] = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # refused when the budget is made (a tool's start), not at the first record: summ-train-selector
         # trained and wrote its selector before --max-positions 0 failed with a traceback
-        if self.max_positions - self.reserved_tokens < 1:
-            raise ValueError(f"max_positions ({self.max_positions}) leaves no room after "
-                             f"{self.reserved_tokens} reserved tokens")
+        smallest = self.reserved_tokens + self.separator_tokens + 2
+        if isinstance(self.max_positions, bool) or not isinstance(self.max_positions, numbers.Integral) \
+                or self.max_positions < smallest:
+            raise BudgetError(f"max_positions ({self.max_positions}) leaves no room: a source budget needs at "
+                              f"least {smallest} positions (the reserved </s>, a query separator, a token)")
 
     def select(self, record, retriever, reference: Optional[str] = None):
         """``select_source`` for ``record`` under this budget. ``reference``: the summary, for

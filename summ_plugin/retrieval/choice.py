@@ -98,7 +98,9 @@ def train_selectors_on(records: Sequence, split_mode: str, training_info: Option
     if workers > 1 and len(tasks) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers) as pool:
+        from ..data.pool import usable_workers
+
+        with ProcessPoolExecutor(usable_workers(workers)) as pool:
             labelled = list(tqdm(pool.map(_labelled, tasks, chunksize=8), **progress))
     else:
         labelled = [_labelled(task) for task in tqdm(tasks, **progress)]

@@ -26,6 +26,7 @@ from .heuristic import ScoringRetriever
 from .oracle import greedy_oracle
 from .passages import SPLIT_MODES, split_passages
 from ..atomic import atomic_output
+from ..numbers import MAX_MAGNITUDE, check_number
 from ..rouge_tokens import tokenize
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ OBJECTIVES = ("oracle", "density", "blend")
 # "blend": the oracle's 0/1 pick and the density (scaled to the record's best = 1), half each
 BLEND_ORACLE_WEIGHT = 0.5
 _TREE_KEYS = ("feature", "threshold", "missing_left", "left", "right", "value")
+# A selector of 100 depth-3 trees is ~100 KB; anything this large is another file (and
+# parsing a 1 GB JSON file takes several GB of memory).
+MAX_SELECTOR_BYTES = 64 << 20
 
 
 class Tree:
@@ -49,7 +53,7 @@ class Tree:
     def __init__(self, feature, threshold, missing_left, left, right, value, where: str = "tree",
                  n_features: int = len(FEATURE_NAMES)):
         self.feature = np.asarray(feature, dtype=np.int64)
-        self.threshold = np.asarray(threshold, dtype=np.float64)
+        self.threshold = np.asarray([np.inf if v is None else v for v in threshold], dtype=np.float64)
         self.missing_left = np.asarray(missing_left, dtype=bool)
         self.left = np.asarray(left, dtype=np.int64)
         self.right = np.asarray(right, dtype=np.int64)
@@ -67,8 +71,18 @@ class Tree:
             raise ValueError(f"{where}: children must be nodes after their parent (or -1 for a leaf)")
         if np.any((self.feature[inner] < 0) | (self.feature[inner] >= n_features)):
             raise ValueError(f"{where}: split feature out of range 0..{n_features - 1}")
-        if not np.all(np.isfinite(self.value)) or np.any(np.isnan(self.threshold[inner])):
-            raise ValueError(f"{where}: leaf values and thresholds must be numbers")
+        # a NaN or infinite leaf, or leaves so large that sums overflow (inf - inf = NaN), make
+        # the selection arbitrary; thresholds only compare, and +inf is scikit-learn's own
+        # "every number goes left, missing values right", so only NaN and -inf are refused there
+        bad_leaf = ~np.isfinite(self.value) | (np.abs(np.nan_to_num(self.value)) > MAX_MAGNITUDE)
+        if np.any(bad_leaf):
+            node = int(np.flatnonzero(bad_leaf)[0])
+            raise ValueError(f"{where}: value[{node}] is {float(self.value[node])!r}; leaf values must be finite "
+                             f"numbers below {MAX_MAGNITUDE:g} in size")
+        bad_threshold = inner & (np.isnan(self.threshold) | (self.threshold == -np.inf))
+        if np.any(bad_threshold):
+            node = int(np.flatnonzero(bad_threshold)[0])
+            raise ValueError(f"{where}: threshold[{node}] is {float(self.threshold[node])!r}; split thresholds must be numbers")
         self.feature[~inner] = 0  # leaves never split; keeps indexing in range
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -84,7 +98,10 @@ class Tree:
         return self.value[node]
 
     def to_dict(self) -> Dict:
-        return {"feature": self.feature.tolist(), "threshold": [float(v) for v in self.threshold],
+        # +inf (scikit-learn's split of the missing values from all numbers) is written as
+        # null: JSON has no Infinity
+        return {"feature": self.feature.tolist(),
+                "threshold": [None if v == np.inf else float(v) for v in self.threshold],
                 "missing_left": self.missing_left.tolist(), "left": self.left.tolist(),
                 "right": self.right.tolist(), "value": [float(v) for v in self.value]}
 
@@ -132,6 +149,13 @@ class LearnedSelector:
         from summ_plugin.data.formats.jsonl import JSONTextError, load_json_file
 
         try:
+            # refused before it is read: json.load of a 1 GB file took 2.4 GB of memory
+            size = os.path.getsize(path)
+            if size > MAX_SELECTOR_BYTES:
+                raise ValueError(f"{path}: {size} bytes is not a selector (they are well below "
+                                 f"{MAX_SELECTOR_BYTES >> 20} MiB; summ-train-selector writes ~100 KB)")
+            # a bare Infinity (thresholds written before +inf became null) reads as inf; NaN and
+            # -Infinity are refused by the value checks below
             data = load_json_file(path)
         except OSError as err:
             raise ValueError(f"cannot read selector file {path}: {err.strerror}") from err
@@ -167,7 +191,8 @@ class LearnedSelector:
             split_mode = data.get("split_mode", DEFAULT_SPLIT_MODE)
             if split_mode not in SPLIT_MODES:
                 raise ValueError(f"unknown split_mode {split_mode!r}")
-            return cls(float(data["baseline"]), trees, split_mode, data.get("training"), objective, version)
+            baseline = check_number(data["baseline"], "key 'baseline'")
+            return cls(baseline, trees, split_mode, data.get("training"), objective, version)
         except (TypeError, ValueError, OverflowError) as err:
             raise ValueError(f"{path}: {err}") from err
 

@@ -9,6 +9,7 @@ fails mid-epoch. Stop at set-up instead, saying which number to change.
 from typing import Optional
 
 from ..data.data_bin import DataBin, DataBinError
+from ..positions import check_position_table_fits_memory
 
 
 class PositionsMismatchError(DataBinError):
@@ -36,3 +37,15 @@ def check_positions_fit_data(data: str, max_source_positions: Optional[int], whe
             f"(--skip-invalid-size-inputs-valid-test) or fail. Re-run summ-prepare with --max-source-positions "
             f"{have}, or give the model {need} positions"
         )
+
+
+def check_position_tables_fit_memory(model_cfg) -> None:
+    """Refuse ``--max-source-positions`` / ``--max-target-positions`` whose position tables
+    (learned or sinusoidal: one row per position) cannot be allocated, before the model is
+    built: torch's allocator would end the run with a traceback."""
+    for option, dim_name in (("max_source_positions", "encoder_embed_dim"),
+                             ("max_target_positions", "decoder_embed_dim")):
+        positions = getattr(model_cfg, option, None)
+        dim = getattr(model_cfg, dim_name, None) or 1024
+        if isinstance(positions, int) and positions > 0:
+            check_position_table_fits_memory(positions, dim, 4, "--" + option.replace("_", "-"))

@@ -9,7 +9,9 @@ import os
 
 from fairseq import utils
 
+from ..data.config import PrepareError
 from ..data.formats import split_input_path
+from ..numbers import find_non_finite
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,12 @@ def raw_prepare_options(cfg) -> dict:
     try:
         retriever_options = parse_json(cfg.retriever_options or "{}")
     except JSONTextError as err:
-        raise ValueError(f"--retriever-options is not valid JSON: {err.reason}") from None
+        raise PrepareError(f"--retriever-options is not valid JSON: {err.reason}") from None
+    if not isinstance(retriever_options, dict):
+        raise PrepareError(f"--retriever-options: expected a JSON object, got {type(retriever_options).__name__}")
+    bad = find_non_finite(retriever_options)
+    if bad:
+        raise PrepareError(f"--retriever-options: {bad} is not a finite number of a usable size")
     return {
         "retriever": cfg.retriever,
         "train_retriever": cfg.train_retriever,
@@ -63,7 +70,14 @@ def resolve_data_path(cfg) -> str:
         paths[0], options["retriever"] or "chosen on valid", options["train_retriever"] or "oracle pad=random",
         options["max_source_positions"],
     )
-    data_bin = prepare_cached(paths[0], options, cache_root=cfg.raw_cache_dir)
+    try:
+        data_bin = prepare_cached(paths[0], options, cache_root=cfg.raw_cache_dir)
+    except OSError as err:
+        # fairseq-train would print a traceback: one line naming the path instead
+        # (a --raw-cache-dir that is a file, a read-only or full disk, a lock that is a directory)
+        where = err.filename or cfg.raw_cache_dir or paths[0]
+        raise PrepareError(f"{where}: cannot prepare the raw directory {paths[0]}: "
+                           f"{err.strerror or err}") from None
     logger.info("training on the prepared data-bin %s", data_bin)
     return data_bin
 

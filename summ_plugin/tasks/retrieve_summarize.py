@@ -21,6 +21,7 @@ from ..data.data_bin import DataBinError
 from ..data.config import allow_bpe_mismatch_field, prepare_setting_field
 from ..generation_settings import check_eval_rouge_args
 from ..hydra_compat import give_model_args_the_task_name
+from ..numbers import NonFiniteNumberError, find_non_finite
 from ..positions import install_position_extension_hook
 from ..registry import register_task_once
 from ..vocab_fix import install_vocab_fix_hook
@@ -246,6 +247,7 @@ class RetrieveSummarizeTask(TranslationTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         positions_check.check_positions_fit_data(self.cfg.data, getattr(cfg, "max_source_positions", None), "model")
+        positions_check.check_position_tables_fit_memory(cfg)
         model = super().build_model(cfg, from_checkpoint)
         install_vocab_fix_hook(model, self.source_dictionary, strict=self.cfg.vocab_fix == "error")
         # --max-source-positions above a restored checkpoint's: extend its position table
@@ -261,6 +263,9 @@ class RetrieveSummarizeTask(TranslationTask):
             except JSONTextError as err:
                 raise ValueError(f"--eval-rouge-args is not valid JSON ({err.reason}): "
                                  f"{self.cfg.eval_rouge_args[:200]}") from None
+            bad = find_non_finite(gen_args)
+            if bad:
+                raise NonFiniteNumberError(f"--eval-rouge-args: {bad} is not a finite number")
             self.sequence_generator = self.build_generator([model], Namespace(**gen_args))
         return model
 

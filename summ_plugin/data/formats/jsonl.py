@@ -80,7 +80,7 @@ def parse_json(text: str, unique_keys: bool = False):
         raise JSONTextError(f"malformed JSON: {err.msg}", err.lineno) from None
     except RecursionError:
         raise JSONTextError("JSON nested too deeply") from None
-    except ValueError as err:
+    except ValueError:
         # int() refuses integers longer than the interpreter's limit (CVE-2020-10735)
         limit = _int_limit()
         if not limit:
