@@ -69,3 +69,23 @@ def test_task_prepares_a_csv_raw_directory(tmp_path, tiny_vocab):
         train_ids = [json.loads(line)["id"] for line in handle]
     # make_records(8, seed=1) names its records doc1-0 ... doc1-7
     assert train_ids == [f"doc1-{i}" for i in range(8)]
+
+
+def test_raw_directory_settings_given_with_a_data_bin_are_named_in_a_warning(tiny_data_bin, caplog):
+    """--retriever and the other raw-directory settings do nothing when DATA is a data-bin (its
+    prepare.json holds the retrieval it was made with): a WARNING names them, not silence."""
+    import logging
+
+    from summ_plugin.tasks.raw_data import resolve_data_path
+
+    quiet = RetrieveSummarizeConfig(data=tiny_data_bin)
+    given = RetrieveSummarizeConfig(data=tiny_data_bin, retriever="bm25", split_mode="paragraph",
+                                    retriever_options='{"k1": 1.2}')
+    with caplog.at_level(logging.WARNING, logger="summ_plugin.tasks.raw_data"):
+        assert resolve_data_path(quiet) == tiny_data_bin
+        assert not caplog.records
+        assert resolve_data_path(given) == tiny_data_bin
+        assert resolve_data_path(given, warn_unused=False) == tiny_data_bin  # a checkpoint's own settings
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "--retriever, --retriever-options, --split-mode apply only to a raw directory" in message

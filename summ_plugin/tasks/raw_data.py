@@ -4,6 +4,7 @@
 Every rank of a distributed run calls this; the cache takes a file lock, so one process
 prepares while the others wait and then reuse the published data-bin.
 """
+import dataclasses
 import logging
 import os
 
@@ -57,10 +58,31 @@ def raw_prepare_options(cfg) -> dict:
     }
 
 
-def resolve_data_path(cfg) -> str:
-    """Return the data-bin path to train on: DATA itself, or the cached preparation of it."""
+# the task's settings that only a raw directory uses (a data-bin was prepared with its own)
+RAW_ONLY_SETTINGS = ("retriever", "train_retriever", "retriever_options", "split_mode", "dict_path",
+                     "raw_cache_dir", "prepare_workers")
+
+
+def raw_only_settings_given(cfg) -> list:
+    """The raw-directory settings of ``cfg`` that differ from the task's defaults."""
+    from .retrieve_summarize import RetrieveSummarizeConfig  # cfg may be an omegaconf copy of it
+
+    defaults = {f.name: f.default for f in dataclasses.fields(RetrieveSummarizeConfig)}
+    return [name for name in RAW_ONLY_SETTINGS
+            if name in defaults and getattr(cfg, name, defaults[name]) not in (defaults[name], None)]
+
+
+def resolve_data_path(cfg, warn_unused: bool = True) -> str:
+    """Return the data-bin path to train on: DATA itself, or the cached preparation of it.
+    ``warn_unused``: a data-bin given with raw-directory settings logs a WARNING (they are not
+    applied: the data-bin holds its own retrieval; not an error, since checkpoints store them)."""
     paths = utils.split_paths(cfg.data)
     if len(paths) != 1 or not is_raw_directory(paths[0]):
+        given = raw_only_settings_given(cfg) if warn_unused else []
+        if given:
+            logger.warning("%s is a data-bin: %s apply only to a raw directory and are ignored (the data-bin "
+                           "was prepared with its own; see its prepare.json)", cfg.data,
+                           ", ".join("--" + name.replace("_", "-") for name in given))
         return cfg.data
     from ..data.cache import prepare_cached
 

@@ -182,7 +182,7 @@ class RetrieveSummarizeTask(TranslationTask):
             record_absolute_paths(cfg)
             record_absolute_paths(stored_task_config(cfg))
         # A raw directory becomes a cached data-bin before the dictionaries are read.
-        cfg.data = raw_data.resolve_data_path(cfg)
+        cfg.data = raw_data.resolve_data_path(cfg, warn_unused=not kwargs.get("from_checkpoint"))
         positions_check.check_positions_fit_data(cfg.data, cfg.max_source_positions, "task")
         return super().setup_task(cfg, **kwargs)
 
