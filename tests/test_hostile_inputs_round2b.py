@@ -3,29 +3,17 @@ prepare worker, torch files that are not fairseq checkpoints, paths of the wrong
 impossible sizes and a full disk. Each must end in one line naming the file or option, never
 a traceback, a hang, or an output that is silently wrong.
 """
-import copy
 import json
-import math
 import os
 
 import numpy as np
 import pytest
 
-from summ_plugin.cli.prepare import main as prepare_main
 from summ_plugin.data.config import PrepareError
 from summ_plugin.data.data_bin import DataBinError
 from tests._prepare_fixtures import make_records, write_jsonl
 from tests.test_hostile_inputs import assert_one_line_error, prepare_argv, run_prepare
-
-
-def run_cli(main, argv, capsys):
-    """A summ-* tool in-process: (exit code, stdout, stderr)."""
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.test_reliability import run_cli
 
 
 def assert_option_error(err, prog, *must_contain):

@@ -4,7 +4,6 @@ the issue's reproductions were, each finding a test that fails before its fix.
 Every case ends in either a correct result or one line ``PROG: error: FILE[:LINE]: reason`` with
 exit status 2; never a traceback, never a silently different reading of the input.
 """
-import csv
 import gzip
 import json
 import re
@@ -15,6 +14,7 @@ from summ_plugin.cli.eval_retrieval import main as eval_retrieval_main
 from summ_plugin.data.formats import iter_input_records
 from summ_plugin.data.formats.jsonl import iter_jsonl_objects
 from summ_plugin.data.records import BadRecordError, Record
+from tests.test_reliability import run_cli
 
 RECORDS = [
     {"id": f"r{n}", "document": f"Alice Baker opened the bakery on Main Street in {1900 + n}. "
@@ -30,16 +30,6 @@ def jsonl_bytes(records=RECORDS) -> bytes:
 def csv_bytes(records=RECORDS, header=("id", "document", "summary")) -> bytes:
     lines = [",".join(header)] + [",".join(json.dumps(r[k]) for k in ("id", "document", "summary")) for r in records]
     return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def run_cli(main, argv, capsys):
-    """A tool's main in-process: (exit status, stdout, stderr); any other exception fails the test."""
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 TQDM_LINE = re.compile(r"\d+\w* \[\d\d:\d\d")

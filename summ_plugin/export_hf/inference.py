@@ -10,7 +10,6 @@ Greedy decoding equals fairseq's token for token; beam search follows transforme
 No fairseq import.
 """
 import copy
-import json
 import logging
 import os
 from typing import Dict, List, Optional
@@ -22,7 +21,7 @@ from ..retrieval.budget import DEFAULT_SPLIT_MODE
 from .errors import ExportError
 from .generation import transformers_search_settings
 from .hf_import import require_hf_extra
-from .model_card import read_retrieval_setup
+from .model_card import read_export_json, read_retrieval_setup
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +29,7 @@ FROM_EXPORTED_HINT = "Summarizer.from_exported needs the optional extra: pip ins
 
 
 def _read_json(path: str) -> Optional[Dict]:
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            obj = json.load(handle)
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise ExportError(f"{path}: not a readable JSON file ({err})") from None
+    obj = read_export_json(path)
     return obj if isinstance(obj, dict) else None
 
 

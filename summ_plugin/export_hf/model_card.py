@@ -151,18 +151,29 @@ class RetrievalSetup:
     path: str
 
 
+def read_export_json(path: str):
+    """The decoded JSON file of an export (None: there is none); unreadable or not JSON is an
+    ExportError naming it."""
+    from ..data.formats.jsonl import JSONTextError, load_json_file
+
+    if not os.path.isfile(path):
+        return None
+    try:
+        return load_json_file(path)
+    except OSError as err:
+        raise ExportError(f"{path}: not a readable JSON file ({err.strerror or err})") from None
+    except JSONTextError as err:
+        raise ExportError(f"{err.where}: not a readable JSON file ({err.reason})") from None
+
+
 def read_retrieval_setup(export_dir: str) -> Optional[RetrievalSetup]:
     """The retrieval set-up :func:`copy_retrieval_setup` wrote into ``export_dir`` (None: the
     export has no ``retrieval.json``, its data-bin had no prepare.json). An unreadable file is
     an ExportError naming it and the key."""
     path = os.path.join(export_dir, "retrieval.json")
-    if not os.path.isfile(path):
+    obj = read_export_json(path)
+    if obj is None:
         return None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            obj = json.load(handle)
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise ExportError(f"{path}: not a readable JSON file ({err})") from None
     if not isinstance(obj, dict):
         raise ExportError(f"{path}: expected a JSON object")
     name, options, split_mode = obj.get("retriever"), obj.get("retriever_options", {}), obj.get("split_mode")
