@@ -214,11 +214,12 @@ def test_prepare_json_is_never_written_with_nan_and_never_read_with_it(tiny_data
     obj = json.loads(text)
     obj["splits"]["train"]["examples"] = float("nan")
     (copy_dir / "prepare.json").write_text(json.dumps(obj), encoding="utf-8")
-    with pytest.raises(DataBinError, match="prepare.json: NaN is not valid JSON"):
+    with pytest.raises(DataBinError, match="prepare.json: .*not a finite number"):
         read_manifest(str(copy_dir / "prepare.json"))
 
 
-@pytest.mark.parametrize("options,expected", [('{"k1": Infinity}', "Infinity"), ('{"k1": 1e400}', "too large"),
+@pytest.mark.parametrize("options,expected", [('{"k1": Infinity}', "k1 is not a finite number"),
+                                              ('{"k1": 1e400}', "k1 is not a finite number"),
                                               ('[1]', "JSON object")])
 def test_raw_directory_retriever_options_are_checked_like_summ_prepares(options, expected, tiny_raw_dir):
     from types import SimpleNamespace
@@ -507,7 +508,7 @@ def test_fix_vocab_out_that_is_a_directory_is_refused_before_any_work(tmp_path, 
     code, _, err = run_cli(main, ["--checkpoint", str(tmp_path / "model.pt"), "--out", str(out),
                                   "--max-source-positions", "2048"], capsys)
     assert code == 2
-    assert_one_line_error(err, "summ-fix-vocab: error: --out ", str(out), "is a directory")
+    assert_one_line_error(err, "summ-fix-vocab: error: ", str(out), "--out is a directory")
     assert os.listdir(out) == []
 
 
@@ -654,7 +655,7 @@ def test_raw_directory_errors_are_plugin_errors(tiny_raw_dir, tmp_path):
                           split_mode="sentence", max_source_positions=96, max_target_positions=64,
                           encoder_json=None, vocab_bpe=None, dict_path=None, prepare_workers=1,
                           raw_cache_dir=str(cache))
-    with pytest.raises(PrepareError, match=f"{cache}: cannot prepare the raw directory"):
+    with pytest.raises(PrepareError, match=f"{cache}: the raw-directory cache .* cannot be created"):
         resolve_data_path(cfg)
 
 

@@ -52,11 +52,11 @@ def test_a_truncated_gzip_ends_with_one_error_after_the_last_complete_line(tmp_p
 
 
 def test_support_weights_read_meta_jsonl_through_it(tmp_path):
-    from summ_plugin.tasks.support_weights import load_support_weights
+    from summ_plugin.tasks.support_weights import SupportWeightsError, load_support_weights
 
     meta = tmp_path / "train.meta.jsonl"
     meta.write_text('{"rouge1_recall": 0.5}\n{"rouge1_recall": 0.5\n', encoding="utf-8")
-    with pytest.raises(BadRecordError, match=f"^{meta}:2: malformed JSON"):
+    with pytest.raises(SupportWeightsError, match=f"^{meta}:2: malformed JSON"):
         load_support_weights(str(tmp_path), "train", 2, power=1.0, floor=0.1)
     meta.write_text('{"rouge1_recall": 0.5}\n{"other": 1}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=f"^{meta}:2: no 'rouge1_recall'"):

@@ -95,7 +95,7 @@ def test_retrieval_json_reader(tmp_path):
             read_retrieval_setup(str(tmp_path))
         assert str(path) in str(info.value)
     path.write_text("{")
-    with pytest.raises(ExportError, match="retrieval.json: not a readable JSON file"):
+    with pytest.raises(ExportError, match="retrieval.json(:\\d+)?: not a readable JSON file"):
         read_retrieval_setup(str(tmp_path))
 
 

@@ -105,6 +105,7 @@ class OrderedPool:
         self.initargs = initargs
         self._executor = None
         self._seen: Dict[int, object] = {}  # PID -> Process of every worker started
+        self._stopping = False  # ending with an error: the workers are killed
 
     def __enter__(self) -> "OrderedPool":
         if self.workers <= 1:
@@ -118,11 +119,22 @@ class OrderedPool:
     def __exit__(self, exc_type, *exc) -> None:
         if self._executor is not None:
             if exc_type is not None:
+                self._stopping = True
                 # ending with an error: workers may be blocked writing results nobody reads,
                 # and the executor's exit handler would wait for them (minutes, after a worker
                 # was killed); they hold nothing worth waiting for
                 self._stop_workers()
-            self._executor.shutdown(wait=exc_type is None, cancel_futures=True)
+                # tasks still queued for the dead workers: the queue's feeder thread would block
+                # on the full pipe, and the interpreter joins it at exit (a hang after SIGTERM)
+                call_queue = getattr(self._executor, "_call_queue", None)
+                if call_queue is not None:
+                    call_queue.cancel_join_thread()
+                # no cancel_futures here: the executor's own thread fails the pending futures of
+                # the killed workers, and cancelling them at the same time races with it
+                # (InvalidStateError traceback on Python 3.11)
+                self._executor.shutdown(wait=False)
+            else:
+                self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
     def _workers(self) -> Dict[int, object]:
@@ -163,6 +175,7 @@ class OrderedPool:
         # executor.map would submit the whole input at once; this window is what bounds memory
         window = self.workers * TASKS_IN_FLIGHT_PER_WORKER
         pending: deque = deque()
+        failed = False
         try:
             for item in items:
                 pending.append(self._executor.submit(fn, item))
@@ -172,8 +185,18 @@ class OrderedPool:
             while pending:
                 yield pending.popleft().result()
         except BrokenProcessPool:
+            failed = True
             codes = self._stop_workers()
             raise WorkerDiedError(worker_death_message(codes)) from None
+        except GeneratorExit:  # the consumer stopped early: its pending tasks are not needed
+            raise
+        except BaseException:  # Ctrl-C, SIGTERM: __exit__ kills the workers
+            failed = True
+            raise
         finally:
-            for future in pending:
-                future.cancel()
+            # after a failure the executor's own thread fails the pending futures of the killed
+            # workers; cancelling them too races with it (an InvalidStateError traceback from
+            # that thread on Python 3.11)
+            if not failed and not self._stopping:
+                for future in pending:
+                    future.cancel()

@@ -51,8 +51,9 @@ def _int_limit() -> int:
     return sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
 
 
-class _DuplicateKeyError(Exception):
-    """A JSON object names a key twice (json.loads would keep the last value silently)."""
+class _DuplicateKeyError(JSONTextError):
+    """A JSON object names a key twice (json.loads would keep the last value silently); raised
+    inside the decoder with the key, turned into a JSONTextError with the reason by parse_json."""
 
 
 def _object_without_duplicate_keys(pairs):
